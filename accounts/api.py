@@ -1,0 +1,39 @@
+"""Integrator endpoints of the accounts app."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey, Customer
+
+
+class CustomerOutSerializer(serializers.Serializer[Customer]):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    mode = serializers.ChoiceField(choices=Customer.Mode.choices)
+    status = serializers.ChoiceField(choices=Customer.Status.choices)
+
+
+class KeyOutSerializer(serializers.Serializer[ApiKey]):
+    prefix = serializers.CharField()
+    mode = serializers.ChoiceField(choices=ApiKey.Mode.choices)
+
+
+class MeApi(APIView):
+    @extend_schema(
+        operation_id="me",
+        summary="Who am I",
+        responses=inline_serializer("Me", fields={"customer": CustomerOutSerializer(), "key": KeyOutSerializer()}),
+    )
+    def get(self, request: Request) -> Response:
+        api_key: ApiKey = request.auth
+        return Response(
+            {
+                "customer": CustomerOutSerializer(api_key.customer).data,
+                "key": KeyOutSerializer(api_key).data,
+            }
+        )

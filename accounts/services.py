@@ -1,0 +1,118 @@
+"""Write use cases for customers, memberships and API keys (style.md #1)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import ApiKey, Customer, Membership, User
+from accounts.selectors import hash_secret
+from otpportal.errors import ServiceError
+
+API_KEY_RANDOM_BYTES = 32
+VISIBLE_PREFIX_CHARS = 8
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    api_key: ApiKey
+    secret: str  # the clear key: shown once, never stored
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "customer"
+    slug, n = base, 2
+    while Customer.objects.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    name: str,
+    billing_email: str,
+    mode: str = Customer.Mode.PREPAID,
+    slug: str | None = None,
+    legal_name: str = "",
+    npwp: str = "",
+    postal_address: str = "",
+    brand_name: str = "",
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+) -> Customer:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("invalid_request", "A customer needs a name.", details={"name": ["Required."]})
+    if mode not in Customer.Mode.values:
+        raise ServiceError(
+            "invalid_request", f"Unknown mode {mode!r}.", details={"mode": [f"One of {Customer.Mode.values}."]}
+        )
+    if slug and Customer.objects.filter(slug=slug).exists():
+        raise ServiceError("invalid_request", f"Slug {slug!r} is taken.", details={"slug": ["Already taken."]})
+    customer = Customer.objects.create(
+        name=name,
+        slug=slug or _unique_slug(name),
+        billing_email=billing_email,
+        mode=mode,
+        legal_name=legal_name,
+        npwp=npwp,
+        postal_address=postal_address,
+        brand_name=brand_name,
+    )
+    if owner_email:
+        membership_add(customer=customer, email=owner_email, role=Membership.Role.OWNER, password=owner_password)
+    return customer
+
+
+@transaction.atomic
+def membership_add(
+    *, customer: Customer, email: str, role: str = Membership.Role.DEVELOPER, password: str | None = None
+) -> Membership:
+    if role not in Membership.Role.values:
+        raise ServiceError("invalid_request", f"Unknown role {role!r}.", details={"role": ["Unknown role."]})
+    email = email.strip().lower()
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, password=password)
+    membership, _created = Membership.objects.update_or_create(user=user, customer=customer, defaults={"role": role})
+    return membership
+
+
+def api_key_create(
+    *, customer: Customer, mode: str = ApiKey.Mode.LIVE, name: str = "", created_by: User | None = None
+) -> CreatedKey:
+    """Make a key (``otp_live_`` / ``otp_test_`` + 32 random bytes); return it once."""
+    if mode not in ApiKey.Mode.values:
+        raise ServiceError("invalid_request", f"Unknown key mode {mode!r}.", details={"mode": ["live or test."]})
+    secret = f"otp_{mode}_{secrets.token_urlsafe(API_KEY_RANDOM_BYTES)}"
+    api_key = ApiKey.objects.create(
+        customer=customer,
+        name=name,
+        mode=mode,
+        prefix=secret[: len(f"otp_{mode}_") + VISIBLE_PREFIX_CHARS],
+        key_hash=hash_secret(secret),
+        created_by=created_by,
+    )
+    return CreatedKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        now = timezone.now()
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        api_key.revoked_at = now
+    return api_key
+
+
+def customer_set_status(*, customer: Customer, status: str) -> Customer:
+    if status not in Customer.Status.values:
+        raise ServiceError("invalid_request", f"Unknown status {status!r}.", details={"status": ["Unknown."]})
+    Customer.objects.filter(pk=customer.pk).update(status=status)
+    customer.status = status
+    return customer

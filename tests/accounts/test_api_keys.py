@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from accounts import selectors, services
+from accounts.models import ApiKey
+from tests.conftest import Cast, api_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_live_key_has_prefix_and_at_least_32_random_bytes(cast: Cast) -> None:
+    created = services.api_key_create(customer=cast.acme, name="backend")
+    assert created.secret.startswith("otp_live_")
+    random_part = created.secret.removeprefix("otp_live_")
+    assert len(random_part) >= 43  # 32 bytes in url-safe base64
+    assert created.api_key.prefix == created.secret[:17]
+    assert created.api_key.mode == ApiKey.Mode.LIVE
+
+
+def test_test_key_starts_with_otp_test(cast: Cast) -> None:
+    created = services.api_key_create(customer=cast.acme, mode=ApiKey.Mode.TEST)
+    assert created.secret.startswith("otp_test_")
+    assert created.api_key.is_test
+
+
+def test_only_the_hash_is_stored(cast: Cast) -> None:
+    created = services.api_key_create(customer=cast.acme)
+    row = ApiKey.objects.get(pk=created.api_key.pk)
+    stored = " ".join(str(v) for v in row.__dict__.values())
+    assert created.secret not in stored
+    assert row.key_hash == selectors.hash_secret(created.secret)
+    assert len(row.key_hash) == 64
+
+
+def test_two_keys_never_collide(cast: Cast) -> None:
+    secrets = {services.api_key_create(customer=cast.acme).secret for _ in range(20)}
+    assert len(secrets) == 20
+
+
+def test_unknown_mode_is_refused(cast: Cast) -> None:
+    from otpportal.errors import ServiceError
+
+    with pytest.raises(ServiceError) as exc:
+        services.api_key_create(customer=cast.acme, mode="prod")
+    assert exc.value.code == "invalid_request"
+
+
+def test_revoked_key_no_longer_authenticates(cast: Cast) -> None:
+    client = api_client(cast.acme_live_key)
+    assert client.get("/api/v1/me").status_code == 200
+    api_key = selectors.api_key_for_secret(cast.acme_live_key)
+    assert api_key is not None
+    services.api_key_revoke(api_key=api_key)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_revoking_twice_keeps_the_first_time(cast: Cast) -> None:
+    api_key = selectors.api_key_for_secret(cast.acme_live_key)
+    assert api_key is not None
+    first = services.api_key_revoke(api_key=api_key).revoked_at
+    again = services.api_key_revoke(api_key=ApiKey.objects.get(pk=api_key.pk)).revoked_at
+    assert first == again
+
+
+def test_last_used_is_recorded_at_most_once_a_minute(cast: Cast) -> None:
+    with time_machine.travel("2026-03-02 10:00:00+07:00", tick=False):
+        api_client(cast.acme_live_key).get("/api/v1/me")
+        first = ApiKey.objects.get(prefix=cast.acme_live_key[:17]).last_used_at
+        assert first == timezone.now()
+    with time_machine.travel("2026-03-02 10:00:30+07:00", tick=False):
+        api_client(cast.acme_live_key).get("/api/v1/me")
+        assert ApiKey.objects.get(prefix=cast.acme_live_key[:17]).last_used_at == first
+    with time_machine.travel("2026-03-02 10:01:31+07:00", tick=False):
+        api_client(cast.acme_live_key).get("/api/v1/me")
+        assert ApiKey.objects.get(prefix=cast.acme_live_key[:17]).last_used_at == timezone.now()

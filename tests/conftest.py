@@ -1,0 +1,66 @@
+"""The named cast (style.md #16): two customers, an owner, a developer, a staff user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import ApiKey, Customer, Membership, User
+from tests.factories import CustomerFactory, UserFactory
+
+
+@dataclass
+class Cast:
+    acme: Customer
+    globex: Customer
+    owner: User  # owner of acme
+    developer: User  # developer at acme
+    stranger: User  # owner of globex
+    staff: User
+    acme_live_key: str
+    acme_test_key: str
+    globex_live_key: str
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    acme = CustomerFactory(name="Acme Shop", slug="acme")
+    globex = CustomerFactory(name="Globex Pay", slug="globex")
+    owner = UserFactory(email="owner@acme.test")
+    developer = UserFactory(email="dev@acme.test")
+    stranger = UserFactory(email="owner@globex.test")
+    staff = UserFactory(email="staff@otp.test", is_staff=True, is_superuser=True)
+    Membership.objects.create(user=owner, customer=acme, role=Membership.Role.OWNER)
+    Membership.objects.create(user=developer, customer=acme, role=Membership.Role.DEVELOPER)
+    Membership.objects.create(user=stranger, customer=globex, role=Membership.Role.OWNER)
+    return Cast(
+        acme=acme,
+        globex=globex,
+        owner=owner,
+        developer=developer,
+        stranger=stranger,
+        staff=staff,
+        acme_live_key=account_services.api_key_create(customer=acme).secret,
+        acme_test_key=account_services.api_key_create(customer=acme, mode=ApiKey.Mode.TEST).secret,
+        globex_live_key=account_services.api_key_create(customer=globex).secret,
+    )
+
+
+def api_client(secret: str | None = None) -> APIClient:
+    client = APIClient()
+    if secret:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def acme_api(cast: Cast) -> APIClient:
+    return api_client(cast.acme_live_key)
+
+
+@pytest.fixture
+def globex_api(cast: Cast) -> APIClient:
+    return api_client(cast.globex_live_key)
