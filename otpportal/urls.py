@@ -29,6 +29,7 @@ dashboard = [
 
 urlpatterns = [
     path("", include((dashboard, "dashboard"))),
+    path("billing/", include(("billing.urls", "billing"))),
     path("api/v1/", include((api_v1, "api"))),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

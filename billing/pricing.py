@@ -1,0 +1,243 @@
+"""Price lists: reading the one in force, tier choice, CSV parsing (R-PL).
+
+A list in force never changes (R-PL-1), so its prices are cached in memory
+per process; which list is in force for a day is re-read at most every
+``_IN_FORCE_TTL`` seconds. This keeps the send path at zero queries for
+prices.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from billing.models import TIERS, Channel, Operator, Price, PriceList, PriceTier
+from otpportal.errors import ServiceError
+
+_IN_FORCE_TTL = 30.0
+_lock = threading.Lock()
+_tables: dict[int, PriceTable] = {}
+_in_force: dict[date, tuple[float, int]] = {}
+
+
+@dataclass(frozen=True)
+class TierBounds:
+    tier: int
+    prepaid_min: int
+    prepaid_max: int | None
+    postpaid_min: int
+    postpaid_max: int | None
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    price_list_id: int
+    effective_from: date
+    tiers: tuple[TierBounds, ...]
+    prices: dict[tuple[int, str, str], int] = field(default_factory=dict)
+
+    def unit_price(self, tier: int, channel: str, operator: str) -> int:
+        """R-OP-1: SMS by operator; WhatsApp has one price per tier."""
+        key = (tier, channel, operator if channel == Channel.SMS else "")
+        try:
+            return self.prices[key]
+        except KeyError:
+            raise ServiceError(
+                "invalid_request",
+                f"No price for channel {channel!r} and operator {operator or '-'!r}.",
+                details={"channel": [f"No price for {channel}/{operator or '-'}."]},
+            ) from None
+
+    def prepaid_tier(self, deposit: int) -> int:
+        """R-PL-2: the tier a deposit of this amount buys."""
+        for bounds in self.tiers:
+            if deposit >= bounds.prepaid_min and (bounds.prepaid_max is None or deposit <= bounds.prepaid_max):
+                return bounds.tier
+        raise ServiceError("invalid_request", f"No tier covers a deposit of Rp {deposit:,}.")
+
+    def postpaid_tier(self, units: int) -> int:
+        """R-PL-2: the tier a month's usage reaches."""
+        for bounds in self.tiers:
+            if units >= bounds.postpaid_min and (bounds.postpaid_max is None or units <= bounds.postpaid_max):
+                return bounds.tier
+        raise ServiceError("invalid_request", f"No tier covers {units} units.")
+
+
+def jakarta_date(moment: datetime) -> date:
+    """Business days are Asia/Jakarta days (domain-rules, time zone)."""
+    return timezone.localtime(moment).date()
+
+
+def _load(price_list: PriceList) -> PriceTable:
+    tiers = tuple(
+        TierBounds(t.tier, t.prepaid_min, t.prepaid_max, t.postpaid_min, t.postpaid_max)
+        for t in PriceTier.objects.filter(price_list=price_list).order_by("tier")
+    )
+    prices = {
+        (p.tier, p.channel, p.operator): p.unit_price for p in Price.objects.filter(price_list=price_list)
+    }
+    return PriceTable(price_list.pk, price_list.effective_from, tiers, prices)
+
+
+def table_in_force(on: date) -> PriceTable:
+    """The price list in force on a Jakarta date (R-PL-1)."""
+    now = time.monotonic()
+    cached = _in_force.get(on)
+    if cached is not None and now - cached[0] < _IN_FORCE_TTL and cached[1] in _tables:
+        return _tables[cached[1]]
+    price_list = PriceList.objects.filter(effective_from__lte=on).order_by("-effective_from").first()
+    if price_list is None:
+        raise ServiceError("service_unavailable", "No price list is in force; staff must load one.")
+    with _lock:
+        table = _tables.get(price_list.pk)
+        if table is None or table.effective_from != price_list.effective_from:
+            table = _load(price_list)
+            if price_list.effective_from <= jakarta_date(timezone.now()):
+                _tables[price_list.pk] = table  # in force: immutable, safe to keep
+        _in_force[on] = (now, price_list.pk)
+    return table
+
+
+def table_for(price_list_id: int) -> PriceTable:
+    table = _tables.get(price_list_id)
+    if table is None:
+        table = _load(PriceList.objects.get(pk=price_list_id))
+    return table
+
+
+def clear_cache() -> None:
+    with _lock:
+        _tables.clear()
+        _in_force.clear()
+
+
+# --- CSV ------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "effective_from",
+    "tier",
+    "prepaid_deposit_min",
+    "prepaid_deposit_max",
+    "postpaid_units_min",
+    "postpaid_units_max",
+    "channel",
+    "operator",
+    "unit_price",
+]
+
+
+@dataclass
+class ParsedPriceList:
+    effective_from: date
+    tiers: list[TierBounds]
+    prices: dict[tuple[int, str, str], int]
+
+
+def _int(value: str, what: str, line: int, *, optional: bool = False) -> int | None:
+    value = (value or "").strip().replace(".", "")
+    if value == "" and optional:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ServiceError("invalid_request", f"Line {line}: {what} {value!r} is not a whole number.") from None
+    if number < 0:
+        raise ServiceError("invalid_request", f"Line {line}: {what} may not be negative.")
+    return number
+
+
+def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = None) -> ParsedPriceList:
+    """Parse and fully validate a price-list CSV; raise a ServiceError naming
+    the first problem (missing tier, channel or operator, overlapping bounds…).
+    """
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    reader = csv.DictReader(io.StringIO(text))
+    missing_columns = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing_columns:
+        raise ServiceError("invalid_request", f"The CSV lacks the column(s): {', '.join(missing_columns)}.")
+    bounds: dict[int, TierBounds] = {}
+    prices: dict[tuple[int, str, str], int] = {}
+    dates: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        dates.add(row["effective_from"].strip())
+        tier = _int(row["tier"], "tier", line)
+        assert tier is not None
+        if tier not in TIERS:
+            raise ServiceError("invalid_request", f"Line {line}: tier {tier} is not 1–6.")
+        this = TierBounds(
+            tier,
+            _int(row["prepaid_deposit_min"], "prepaid_deposit_min", line) or 0,
+            _int(row["prepaid_deposit_max"], "prepaid_deposit_max", line, optional=True),
+            _int(row["postpaid_units_min"], "postpaid_units_min", line) or 0,
+            _int(row["postpaid_units_max"], "postpaid_units_max", line, optional=True),
+        )
+        if bounds.setdefault(tier, this) != this:
+            raise ServiceError("invalid_request", f"Line {line}: tier {tier} has bounds that differ from earlier rows.")
+        channel = row["channel"].strip()
+        operator = row["operator"].strip().lower()
+        if channel not in Channel.values:
+            raise ServiceError("invalid_request", f"Line {line}: unknown channel {channel!r}.")
+        if channel == Channel.SMS and operator not in Operator.values:
+            raise ServiceError("invalid_request", f"Line {line}: unknown operator {operator!r} for SMS.")
+        if channel != Channel.SMS and operator:
+            raise ServiceError("invalid_request", f"Line {line}: {channel} prices take no operator.")
+        price = _int(row["unit_price"], "unit_price", line)
+        if not price:
+            raise ServiceError("invalid_request", f"Line {line}: unit_price must be positive.")
+        key = (tier, channel, operator)
+        if key in prices:
+            raise ServiceError("invalid_request", f"Line {line}: duplicate price for tier {tier} {channel} {operator}.")
+        prices[key] = price
+    if len(dates) > 1:
+        raise ServiceError("invalid_request", f"The CSV mixes effective dates: {', '.join(sorted(dates))}.")
+    if effective_from is None:
+        if not dates:
+            raise ServiceError("invalid_request", "The CSV has no rows.")
+        try:
+            effective_from = date.fromisoformat(dates.pop())
+        except ValueError:
+            raise ServiceError("invalid_request", "effective_from must be a date like 2026-01-01.") from None
+    missing_tiers = [t for t in TIERS if t not in bounds]
+    if missing_tiers:
+        raise ServiceError("invalid_request", f"The CSV lacks tier(s) {', '.join(map(str, missing_tiers))}.")
+    for tier in TIERS:
+        expected = [(Channel.SMS.value, op) for op in Operator.values] + [
+            (Channel.WA.value, ""),
+            (Channel.WA_OFFICIAL.value, ""),
+        ]
+        for channel, operator in expected:
+            if (tier, channel, operator) not in prices:
+                raise ServiceError(
+                    "invalid_request", f"Tier {tier} lacks a price for {channel}{' ' + operator if operator else ''}."
+                )
+    _check_contiguous([(b.tier, b.prepaid_min, b.prepaid_max) for b in bounds.values()], "prepaid deposit")
+    _check_contiguous([(b.tier, b.postpaid_min, b.postpaid_max) for b in bounds.values()], "postpaid units")
+    return ParsedPriceList(effective_from, [bounds[t] for t in TIERS], prices)
+
+
+def _check_contiguous(ranges: list[tuple[int, int, int | None]], what: str) -> None:
+    """Tiers must start at 0, follow each other without overlap or gap, and
+    only the last is open-ended."""
+    ranges.sort()
+    expected_start = 0
+    for index, (tier, low, high) in enumerate(ranges):
+        if low != expected_start:
+            kind = "overlap" if low < expected_start else "gap"
+            raise ServiceError(
+                "invalid_request", f"Tier {tier} {what} bounds {kind}: it starts at {low:,}, expected {expected_start:,}."
+            )
+        last = index == len(ranges) - 1
+        if high is None and not last:
+            raise ServiceError("invalid_request", f"Tier {tier} {what} has no upper bound but is not the last tier.")
+        if high is not None and last:
+            raise ServiceError("invalid_request", f"The last tier's {what} must have no upper bound.")
+        if high is not None:
+            if high < low:
+                raise ServiceError("invalid_request", f"Tier {tier} {what} ends before it starts.")
+            expected_start = high + 1

@@ -1,0 +1,272 @@
+"""Quote, charge and reverse: what other apps call to bill a send.
+
+Concurrency (architecture "Money"): a prepaid charge locks the customer's
+usable lots with ``SELECT … FOR UPDATE`` in one fixed order (expiry, id), so
+concurrent sends queue on the same rows and the balance never goes below
+zero (R-PRE-3). Every charge carries a unique reference; a second call with
+the same reference returns the first charge and draws nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from accounts.models import Customer
+from billing import notifications
+from billing.models import BillingAccount, Channel, Charge, DepositLot, LedgerEntry
+from billing.pricing import jakarta_date, table_in_force
+from otpportal.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Quote:
+    tier: int
+    unit_price: int
+    units: int
+    price: int
+
+
+def _validate(channel: str, operator: str, units: int) -> None:
+    if channel not in Channel.values:
+        raise ServiceError("invalid_request", f"Unknown channel {channel!r}.", details={"channel": ["Unknown."]})
+    if channel == Channel.SMS and not operator:
+        raise ServiceError("invalid_phone_number", "SMS needs a known destination operator (R-OP-3).")
+    if not isinstance(units, int) or units < 1:
+        raise ServiceError("invalid_request", "Units must be a positive whole number.")
+
+
+def _usable_lots(customer: Customer, now: datetime):  # type: ignore[no-untyped-def]
+    return DepositLot.objects.filter(
+        customer=customer, remaining__gt=0, expires_at__gt=now, closed_at__isnull=True
+    ).order_by("expires_at", "id")
+
+
+def _month_units(customer: Customer, now: datetime) -> int:
+    local = timezone.localtime(now)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    total = Charge.objects.filter(customer=customer, created_at__gte=start, reversed_at__isnull=True).aggregate(
+        units=Sum("units")
+    )["units"]
+    return int(total or 0)
+
+
+def quote(*, customer: Customer, channel: str, operator: str, units: int, now: datetime | None = None) -> Quote:
+    """What a send would cost now. Prepaid: at the tier of the lot it would
+    draw first (R-PRE-2), tier 1 when there is none; postpaid: at the tier the
+    month's usage has reached (R-POST-2)."""
+    _validate(channel, operator, units)
+    now = now or timezone.now()
+    table = table_in_force(jakarta_date(now))
+    if customer.mode == Customer.Mode.POSTPAID:
+        tier = table.postpaid_tier(_month_units(customer, now) + units)
+    else:
+        first = _usable_lots(customer, now).only("tier").first()
+        tier = first.tier if first else 1
+    unit_price = table.unit_price(tier, channel, operator)
+    return Quote(tier=tier, unit_price=unit_price, units=units, price=unit_price * units)
+
+
+def charge(
+    *,
+    customer: Customer,
+    channel: str,
+    operator: str,
+    units: int,
+    reference: str,
+    phone: str = "",
+    now: datetime | None = None,
+) -> Charge:
+    """Bill one send, or refuse with ``insufficient_balance`` (R-PRE-3).
+
+    Call it inside the transaction that writes the message row, so there is
+    never a charge without a message or a message without a charge.
+    """
+    _validate(channel, operator, units)
+    if not reference or len(reference) > 100:
+        raise ServiceError("invalid_request", "A charge needs a reference of at most 100 characters.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = Charge.objects.filter(reference=reference).first()
+        if existing is not None:
+            if existing.customer_id != customer.pk:
+                raise ServiceError("invalid_request", "That reference belongs to another charge.")
+            return existing
+        if customer.mode == Customer.Mode.POSTPAID:
+            return _charge_postpaid(customer, channel, operator, units, reference, phone, now)
+        return _charge_prepaid(customer, channel, operator, units, reference, phone, now)
+
+
+def _charge_prepaid(
+    customer: Customer, channel: str, operator: str, units: int, reference: str, phone: str, now: datetime
+) -> Charge:
+    lots = list(_usable_lots(customer, now).select_for_update())
+    balance = sum(lot.remaining for lot in lots)
+    if not lots:
+        raise ServiceError(
+            "insufficient_balance",
+            "Your deposit balance is empty. Top up to send.",
+            details={"balance": 0},
+        )
+    table = table_in_force(jakarta_date(now))
+    tier = lots[0].tier  # R-PRE-2: priced at the tier of the lot drawn first
+    unit_price = table.unit_price(tier, channel, operator)
+    amount = unit_price * units
+    if balance < amount:
+        raise ServiceError(
+            "insufficient_balance",
+            f"Your balance of Rp {balance:,} cannot cover Rp {amount:,}.".replace(",", "."),
+            details={"balance": balance, "price": amount},
+        )
+    charge_row = Charge.objects.create(
+        customer=customer,
+        reference=reference,
+        mode=Charge.Mode.PREPAID,
+        channel=channel,
+        operator=operator,
+        phone=phone,
+        units=units,
+        tier=tier,
+        unit_price=unit_price,
+        amount=amount,
+        price_list_id=table.price_list_id,
+        created_at=now,
+    )
+    entries = []
+    left = amount
+    for lot in lots:  # R-PRE-2: the lot that expires first, then the next at the same price
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        left -= take
+        DepositLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        entries.append(
+            LedgerEntry(
+                customer=customer,
+                kind=LedgerEntry.Kind.CHARGE,
+                amount=-take,
+                lot=lot,
+                charge=charge_row,
+                reference=f"charge:{reference}:{lot.pk}",
+                memo=f"{channel} {operator} ×{units}".strip(),
+                created_at=now,
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)
+    _after_balance_change(customer, before=balance, after=balance - amount)
+    return charge_row
+
+
+def _charge_postpaid(
+    customer: Customer, channel: str, operator: str, units: int, reference: str, phone: str, now: datetime
+) -> Charge:
+    """Postpaid usage row, valued at the tier reached so far this month.
+
+    The month is invoiced at the tier its total reaches (R-POST-3); the cap
+    against the guarantee deposit (R-POST-2) is enforced by the postpaid work.
+    """
+    table = table_in_force(jakarta_date(now))
+    tier = table.postpaid_tier(_month_units(customer, now) + units)
+    unit_price = table.unit_price(tier, channel, operator)
+    return Charge.objects.create(
+        customer=customer,
+        reference=reference,
+        mode=Charge.Mode.POSTPAID,
+        channel=channel,
+        operator=operator,
+        phone=phone,
+        units=units,
+        tier=tier,
+        unit_price=unit_price,
+        amount=unit_price * units,
+        price_list_id=table.price_list_id,
+        created_at=now,
+    )
+
+
+def reverse(*, charge: Charge, reason: str, now: datetime | None = None) -> Charge:
+    """Give a charge back (R-PRE-4: the provider refused the message).
+
+    The money returns to the lots it came from. If such a lot has expired or
+    was forfeited meanwhile, the returned money is forfeited with it at once
+    (R-PRE-5): a reversal never revives dead money. Idempotent.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = Charge.objects.select_for_update().get(pk=charge.pk)
+        if row.reversed_at is not None:
+            return row
+        row.reversed_at = now
+        row.reversal_reason = reason[:200]
+        row.save(update_fields=["reversed_at", "reversal_reason"])
+        if row.mode == Charge.Mode.PREPAID:
+            drawn = list(
+                LedgerEntry.objects.filter(charge=row, kind=LedgerEntry.Kind.CHARGE).order_by("lot__expires_at", "lot_id")
+            )
+            lots = {
+                lot.pk: lot
+                for lot in DepositLot.objects.select_for_update()
+                .filter(pk__in=[e.lot_id for e in drawn])
+                .order_by("expires_at", "id")
+            }
+            before = sum(l.remaining for l in _usable_lots(row.customer, now))
+            entries = []
+            for entry in drawn:
+                lot = lots[entry.lot_id]
+                back = -entry.amount
+                entries.append(
+                    LedgerEntry(
+                        customer_id=row.customer_id,
+                        kind=LedgerEntry.Kind.REVERSAL,
+                        amount=back,
+                        lot=lot,
+                        charge=row,
+                        reference=f"reversal:{row.reference}:{lot.pk}",
+                        memo=reason[:200],
+                        created_at=now,
+                    )
+                )
+                if lot.closed_at is None and lot.expires_at > now:
+                    DepositLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") + back)
+                else:
+                    entries.append(
+                        LedgerEntry(
+                            customer_id=row.customer_id,
+                            kind=LedgerEntry.Kind.FORFEITURE,
+                            amount=-back,
+                            lot=lot,
+                            charge=row,
+                            reference=f"reversal-forfeit:{row.reference}:{lot.pk}",
+                            memo="Reversed into a lot that had already expired (R-PRE-5).",
+                            created_at=now,
+                        )
+                    )
+            LedgerEntry.objects.bulk_create(entries)
+            after = sum(l.remaining for l in _usable_lots(row.customer, now))
+            _after_balance_change(row.customer, before=before, after=after)
+        return row
+
+
+def _after_balance_change(customer: Customer, *, before: int, after: int) -> None:
+    """Low-balance alert once per crossing of the customer's threshold."""
+    account = BillingAccount.objects.filter(customer=customer).only(
+        "id", "low_balance_threshold", "low_balance_notified"
+    ).first()
+    if account is None or account.low_balance_threshold <= 0:
+        return
+    threshold = account.low_balance_threshold
+    if after < threshold <= before and not account.low_balance_notified:
+        updated = BillingAccount.objects.filter(pk=account.pk, low_balance_notified=False).update(
+            low_balance_notified=True
+        )
+        if updated:
+            transaction.on_commit(lambda: notifications.low_balance(customer.pk, after, threshold))
+    elif after >= threshold and account.low_balance_notified:
+        BillingAccount.objects.filter(pk=account.pk).update(low_balance_notified=False)

@@ -1,0 +1,174 @@
+"""Top-ups: deposit lots (R-PRE-1) and customers' top-up requests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Customer, User
+from billing import notifications
+from billing.models import BillingAccount, DepositLot, LedgerEntry, TopUpRequest
+from billing.pricing import jakarta_date, table_in_force
+from otpportal.errors import ServiceError
+
+MAX_TOPUP = 10_000_000_000  # Rp 10 billion: a typo guard, not a business limit
+
+
+def validate_amount(amount: object, field: str = "amount") -> int:
+    """Whole, positive rupiah; anything else is refused with the field named."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        try:
+            text = str(amount).strip()
+            if not text.isdigit():
+                raise ValueError
+            amount = int(text)
+        except ValueError:
+            raise ServiceError(
+                "invalid_request", f"{field} must be a whole number of rupiah.", details={field: ["Not a whole number."]}
+            ) from None
+    if amount <= 0:
+        raise ServiceError("invalid_request", f"{field} must be positive.", details={field: ["Must be positive."]})
+    if amount > MAX_TOPUP:
+        raise ServiceError("invalid_request", f"{field} is implausibly large.", details={field: ["Too large."]})
+    return amount
+
+
+def lot_expiry(created_at: datetime) -> datetime:
+    """R-PRE-5: a lot is usable through the day before
+    created date + DEPOSIT_VALIDITY_DAYS, and expires at 00:00 WIB that day."""
+    last = jakarta_date(created_at) + timedelta(days=settings.DEPOSIT_VALIDITY_DAYS)
+    return timezone.make_aware(datetime.combine(last, time.min), timezone.get_default_timezone())
+
+
+def lot_create(
+    *,
+    customer: Customer,
+    amount: object,
+    reference: str = "",
+    created_by: User | None = None,
+    now: datetime | None = None,
+) -> DepositLot:
+    """Record a bank transfer as a deposit lot (R-PRE-1): its tier is chosen by
+    this top-up's amount under the price list in force that day."""
+    amount = validate_amount(amount)
+    if customer.mode != Customer.Mode.PREPAID:
+        raise ServiceError("invalid_request", f"{customer.slug} is postpaid; record a guarantee deposit instead.")
+    if customer.status == Customer.Status.TERMINATED:
+        raise ServiceError("account_suspended", f"{customer.slug} is terminated.")
+    now = now or timezone.now()
+    reference = (reference or "").strip() or f"manual-{secrets.token_hex(6)}"
+    if len(reference) > 100:
+        raise ServiceError("invalid_request", "The reference is longer than 100 characters.")
+    table = table_in_force(jakarta_date(now))
+    try:
+        with transaction.atomic():
+            BillingAccount.objects.get_or_create(customer=customer)
+            lot = DepositLot.objects.create(
+                customer=customer,
+                amount=amount,
+                remaining=amount,
+                tier=table.prepaid_tier(amount),
+                price_list_id=table.price_list_id,
+                reference=reference,
+                created_at=now,
+                expires_at=lot_expiry(now),
+            )
+            LedgerEntry.objects.create(
+                customer=customer,
+                kind=LedgerEntry.Kind.DEPOSIT,
+                amount=amount,
+                lot=lot,
+                reference=f"deposit:{customer.pk}:{reference}",
+                memo=f"Top-up {reference}",
+                created_at=now,
+                created_by=created_by,
+            )
+            BillingAccount.objects.filter(customer=customer, low_balance_notified=True).update(
+                low_balance_notified=False
+            )
+    except IntegrityError:
+        raise ServiceError(
+            "invalid_request",
+            f"A top-up with reference {reference!r} is already recorded for {customer.slug}.",
+            details={"reference": ["Already recorded."]},
+        ) from None
+    return lot
+
+
+ALLOWED_PROOF_TYPES = {".pdf", ".png", ".jpg", ".jpeg"}
+MAX_PROOF_BYTES = 5 * 1024 * 1024
+
+
+def topup_request_create(
+    *, customer: Customer, requested_by: User, amount: object, proof: UploadedFile, transfer_reference: str = ""
+) -> TopUpRequest:
+    amount = validate_amount(amount)
+    if customer.mode != Customer.Mode.PREPAID:
+        raise ServiceError("invalid_request", "Only prepaid customers top up a deposit.")
+    name = (proof.name or "").lower()
+    if not any(name.endswith(ext) for ext in ALLOWED_PROOF_TYPES):
+        raise ServiceError(
+            "invalid_request", "The proof must be a PDF, PNG or JPEG file.", details={"proof": ["PDF, PNG or JPEG."]}
+        )
+    if proof.size and proof.size > MAX_PROOF_BYTES:
+        raise ServiceError("invalid_request", "The proof is larger than 5 MB.", details={"proof": ["At most 5 MB."]})
+    request = TopUpRequest.objects.create(
+        customer=customer,
+        requested_by=requested_by,
+        amount=amount,
+        proof=proof,
+        transfer_reference=transfer_reference.strip()[:100],
+    )
+    transaction.on_commit(lambda: notifications.topup_requested(request.pk))
+    return request
+
+
+def topup_request_approve(*, request: TopUpRequest, reviewed_by: User, note: str = "") -> TopUpRequest:
+    with transaction.atomic():
+        row = TopUpRequest.objects.select_for_update().get(pk=request.pk)
+        if row.status != TopUpRequest.Status.PENDING:
+            raise ServiceError("invalid_request", f"This request is already {row.get_status_display().lower()}.")
+        lot = lot_create(
+            customer=row.customer,
+            amount=row.amount,
+            reference=row.transfer_reference or f"topup-request-{row.pk}",
+            created_by=reviewed_by,
+        )
+        row.status = TopUpRequest.Status.APPROVED
+        row.reviewed_by = reviewed_by
+        row.reviewed_at = timezone.now()
+        row.review_note = note[:300]
+        row.lot = lot
+        row.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note", "lot"])
+        transaction.on_commit(lambda: notifications.topup_decided(row.pk))
+    return row
+
+
+def topup_request_reject(*, request: TopUpRequest, reviewed_by: User, note: str) -> TopUpRequest:
+    if not note.strip():
+        raise ServiceError("invalid_request", "Say why the request is rejected.", details={"note": ["Required."]})
+    with transaction.atomic():
+        row = TopUpRequest.objects.select_for_update().get(pk=request.pk)
+        if row.status != TopUpRequest.Status.PENDING:
+            raise ServiceError("invalid_request", f"This request is already {row.get_status_display().lower()}.")
+        row.status = TopUpRequest.Status.REJECTED
+        row.reviewed_by = reviewed_by
+        row.reviewed_at = timezone.now()
+        row.review_note = note[:300]
+        row.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+        transaction.on_commit(lambda: notifications.topup_decided(row.pk))
+    return row
+
+
+def low_balance_threshold_set(*, customer: Customer, threshold: object) -> BillingAccount:
+    value = 0 if threshold in (0, "0") else validate_amount(threshold, "threshold")
+    account, _ = BillingAccount.objects.get_or_create(customer=customer)
+    account.low_balance_threshold = value
+    account.low_balance_notified = False
+    account.save(update_fields=["low_balance_threshold", "low_balance_notified"])
+    return account

@@ -1,0 +1,72 @@
+"""Loading price lists (R-PL-1): validated as a whole, written as a whole."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import Price, PriceList, PriceTier
+from billing.pricing import clear_cache, jakarta_date, parse_price_list_csv
+from otpportal.errors import ServiceError
+
+
+@transaction.atomic
+def price_list_import(
+    *,
+    data: bytes | str,
+    effective_from: date | None = None,
+    name: str = "",
+    filename: str = "",
+    uploaded_by: User | None = None,
+    allow_past: bool = False,
+) -> PriceList:
+    """Create a price list from CSV. A new list must take effect in the
+    future (it never reprices what was charged); the shipped list is loaded
+    with ``allow_past`` by its data migration."""
+    parsed = parse_price_list_csv(data, effective_from=effective_from)
+    today = jakarta_date(timezone.now())
+    if not allow_past and parsed.effective_from <= today:
+        raise ServiceError(
+            "invalid_request",
+            f"A new price list must take effect after today ({today:%Y-%m-%d}); it never reprices the past.",
+            details={"effective_from": ["Must be in the future."]},
+        )
+    if PriceList.objects.filter(effective_from=parsed.effective_from).exists():
+        raise ServiceError(
+            "invalid_request",
+            f"A price list effective {parsed.effective_from:%Y-%m-%d} exists already.",
+            details={"effective_from": ["Already taken."]},
+        )
+    price_list = PriceList.objects.create(
+        effective_from=parsed.effective_from,
+        name=name or f"Price list {parsed.effective_from:%Y-%m-%d}",
+        source_filename=filename[:200],
+        uploaded_by=uploaded_by,
+    )
+    PriceTier.objects.bulk_create(
+        PriceTier(
+            price_list=price_list,
+            tier=b.tier,
+            prepaid_min=b.prepaid_min,
+            prepaid_max=b.prepaid_max,
+            postpaid_min=b.postpaid_min,
+            postpaid_max=b.postpaid_max,
+        )
+        for b in parsed.tiers
+    )
+    Price.objects.bulk_create(
+        Price(price_list=price_list, tier=tier, channel=channel, operator=operator, unit_price=unit_price)
+        for (tier, channel, operator), unit_price in sorted(parsed.prices.items())
+    )
+    transaction.on_commit(clear_cache)
+    return price_list
+
+
+def price_list_delete(*, price_list: PriceList) -> None:
+    if price_list.is_in_force(jakarta_date(timezone.now())):
+        raise ServiceError("invalid_request", "A price list in force is read-only (R-PL-1).")
+    price_list.delete()
+    transaction.on_commit(clear_cache)
