@@ -79,9 +79,7 @@ def _load(price_list: PriceList) -> PriceTable:
         TierBounds(t.tier, t.prepaid_min, t.prepaid_max, t.postpaid_min, t.postpaid_max)
         for t in PriceTier.objects.filter(price_list=price_list).order_by("tier")
     )
-    prices = {
-        (p.tier, p.channel, p.operator): p.unit_price for p in Price.objects.filter(price_list=price_list)
-    }
+    prices = {(p.tier, p.channel, p.operator): p.unit_price for p in Price.objects.filter(price_list=price_list)}
     return PriceTable(price_list.pk, price_list.effective_from, tiers, prices)
 
 
@@ -167,8 +165,7 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
     for line, row in enumerate(reader, start=2):
         dates.add(row["effective_from"].strip())
         tier = _int(row["tier"], "tier", line)
-        assert tier is not None
-        if tier not in TIERS:
+        if tier is None or tier not in TIERS:
             raise ServiceError("invalid_request", f"Line {line}: tier {tier} is not 1–6.")
         this = TierBounds(
             tier,
@@ -230,7 +227,8 @@ def _check_contiguous(ranges: list[tuple[int, int, int | None]], what: str) -> N
         if low != expected_start:
             kind = "overlap" if low < expected_start else "gap"
             raise ServiceError(
-                "invalid_request", f"Tier {tier} {what} bounds {kind}: it starts at {low:,}, expected {expected_start:,}."
+                "invalid_request",
+                f"Tier {tier} {what} bounds {kind}: it starts at {low:,}, expected {expected_start:,}.",
             )
         last = index == len(ranges) - 1
         if high is None and not last:

@@ -274,3 +274,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Celery beat: the daily run at 00:10 WIB (django-celery-beat reads this at
+# start and keeps it in its tables; staff can change times in the admin).
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    "billing-run-daily": {"task": "billing.tasks.run_daily", "schedule": crontab(hour=0, minute=10)},
+}

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from billing import api as billing_api
 from otpportal.api import healthz
 
 handler404 = "otpportal.api.handler404"
@@ -14,6 +15,7 @@ handler500 = "otpportal.api.handler500"
 
 api_v1 = [
     path("me", accounts_api.MeApi.as_view(), name="me"),
+    path("balance", billing_api.BalanceApi.as_view(), name="balance"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",

@@ -64,3 +64,19 @@ def acme_api(cast: Cast) -> APIClient:
 @pytest.fixture
 def globex_api(cast: Cast) -> APIClient:
     return api_client(cast.globex_live_key)
+
+
+@pytest.fixture
+def shipped_price_list(transactional_db: None) -> None:
+    """Transactional tests flush the tables, data migrations included: put the
+    offer's price list (R-PL-1) back the way its migration loads it."""
+    from pathlib import Path
+
+    from billing import services
+    from billing.models import PriceList
+    from billing.pricing import clear_cache
+
+    if not PriceList.objects.filter(effective_from="2023-11-01").exists():
+        csv = Path(__file__).resolve().parents[1] / "billing" / "data" / "price-list-2023-11-01.csv"
+        services.price_list_import(data=csv.read_bytes(), allow_past=True, name="Price list 01 November 2023")
+    clear_cache()

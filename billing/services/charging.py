@@ -208,7 +208,9 @@ def reverse(*, charge: Charge, reason: str, now: datetime | None = None) -> Char
         row.save(update_fields=["reversed_at", "reversal_reason"])
         if row.mode == Charge.Mode.PREPAID:
             drawn = list(
-                LedgerEntry.objects.filter(charge=row, kind=LedgerEntry.Kind.CHARGE).order_by("lot__expires_at", "lot_id")
+                LedgerEntry.objects.filter(charge=row, kind=LedgerEntry.Kind.CHARGE).order_by(
+                    "lot__expires_at", "lot_id"
+                )
             )
             lots = {
                 lot.pk: lot
@@ -216,7 +218,7 @@ def reverse(*, charge: Charge, reason: str, now: datetime | None = None) -> Char
                 .filter(pk__in=[e.lot_id for e in drawn])
                 .order_by("expires_at", "id")
             }
-            before = sum(l.remaining for l in _usable_lots(row.customer, now))
+            before = sum(lot.remaining for lot in _usable_lots(row.customer, now))
             entries = []
             for entry in drawn:
                 lot = lots[entry.lot_id]
@@ -249,16 +251,18 @@ def reverse(*, charge: Charge, reason: str, now: datetime | None = None) -> Char
                         )
                     )
             LedgerEntry.objects.bulk_create(entries)
-            after = sum(l.remaining for l in _usable_lots(row.customer, now))
+            after = sum(lot.remaining for lot in _usable_lots(row.customer, now))
             _after_balance_change(row.customer, before=before, after=after)
         return row
 
 
 def _after_balance_change(customer: Customer, *, before: int, after: int) -> None:
     """Low-balance alert once per crossing of the customer's threshold."""
-    account = BillingAccount.objects.filter(customer=customer).only(
-        "id", "low_balance_threshold", "low_balance_notified"
-    ).first()
+    account = (
+        BillingAccount.objects.filter(customer=customer)
+        .only("id", "low_balance_threshold", "low_balance_notified")
+        .first()
+    )
     if account is None or account.low_balance_threshold <= 0:
         return
     threshold = account.low_balance_threshold

@@ -67,22 +67,22 @@ def lots_expire(*, today: date, now: datetime) -> int:
             amount = _forfeit_lots([lot], reference="forfeit:expiry", memo="Deposit lot expired (R-PRE-5).", now=now)
             count += 1
             if amount:
-                transaction.on_commit(
-                    lambda c=lot.customer_id, a=amount: notifications.forfeited(c, a, "expiry")
-                )
+                transaction.on_commit(lambda c=lot.customer_id, a=amount: notifications.forfeited(c, a, "expiry"))
     return count
 
 
 def expiry_warnings(*, today: date) -> int:
     sent = 0
-    for days in WARNING_DAYS:
+    for days in sorted(WARNING_DAYS):  # nearest first: one email per lot per day
         horizon = start_of(today + timedelta(days=days))
         lots = DepositLot.objects.filter(
             closed_at__isnull=True, remaining__gt=0, expires_at__gt=start_of(today), expires_at__lte=horizon
         ).filter(Q(expiry_warned_days__isnull=True) | Q(expiry_warned_days__gt=days))
         for lot in lots:
-            if DepositLot.objects.filter(pk=lot.pk).exclude(expiry_warned_days__lte=days).update(
-                expiry_warned_days=days
+            if (
+                DepositLot.objects.filter(pk=lot.pk)
+                .exclude(expiry_warned_days__lte=days)
+                .update(expiry_warned_days=days)
             ):
                 transaction.on_commit(lambda i=lot.pk, d=days: notifications.expiry_warning(i, d))
                 sent += 1
@@ -143,7 +143,7 @@ def inactivity_run(*, today: date, now: datetime) -> tuple[int, int]:
                         lambda c=item.customer_id, a=amount: notifications.forfeited(c, a, "inactivity")
                     )
             continue
-        for days in WARNING_DAYS:
+        for days in sorted(WARNING_DAYS):  # the nearest threshold that applies
             if days_left <= days:
                 key = f"{item.deadline:%Y-%m-%d}:{days}"
                 account, _ = BillingAccount.objects.get_or_create(customer_id=item.customer_id)
@@ -157,8 +157,8 @@ def inactivity_run(*, today: date, now: datetime) -> tuple[int, int]:
                     ).values_list("remaining", flat=True)
                 )
                 transaction.on_commit(
-                    lambda c=item.customer_id, d=item.deadline, n=days_left, b=balance: notifications.inactivity_warning(
-                        c, d.isoformat(), n, b
+                    lambda c=item.customer_id, d=item.deadline, n=days_left, b=balance: (
+                        notifications.inactivity_warning(c, d.isoformat(), n, b)
                     )
                 )
                 warned += 1

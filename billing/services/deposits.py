@@ -29,7 +29,9 @@ def validate_amount(amount: object, field: str = "amount") -> int:
             amount = int(text)
         except ValueError:
             raise ServiceError(
-                "invalid_request", f"{field} must be a whole number of rupiah.", details={field: ["Not a whole number."]}
+                "invalid_request",
+                f"{field} must be a whole number of rupiah.",
+                details={field: ["Not a whole number."]},
             ) from None
     if amount <= 0:
         raise ServiceError("invalid_request", f"{field} must be positive.", details={field: ["Must be positive."]})

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from billing import services
+
+
+class Command(BaseCommand):
+    help = "Prove that sum(ledger) == sum(lot balances) for every customer; exit 1 naming any that do not."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        mismatches = services.reconcile()
+        if mismatches:
+            for m in mismatches:
+                self.stderr.write(
+                    f"{m.customer_slug}: ledger {m.ledger_total} != lots {m.lots_total}"
+                    + (f" (lots {', '.join(map(str, m.bad_lots))} disagree with their entries)" if m.bad_lots else "")
+                )
+            raise CommandError(
+                f"{len(mismatches)} customer(s) do not reconcile: " + ", ".join(m.customer_slug for m in mismatches)
+            )
+        self.stdout.write("OK: ledger and lot balances agree for every customer.")
