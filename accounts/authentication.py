@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -21,9 +23,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
+            _record_failure(request)
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
         api_key = selectors.api_key_for_secret(parts[1])
         if api_key is None:
+            _record_failure(request)
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         if api_key.customer.status == api_key.customer.Status.TERMINATED:
             raise exceptions.AuthenticationFailed("This customer's account is terminated.")
@@ -32,6 +36,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
+
+
+def _record_failure(request: Any) -> None:
+    """Count a failed authentication against the client's IP; past the limit
+    answer 429 (settings.API_AUTH_FAILURE_GUARD, loaded by name so accounts
+    does not import messaging)."""
+    guard_path = getattr(settings, "API_AUTH_FAILURE_GUARD", "")
+    if not guard_path:
+        return
+    wait = import_string(guard_path)(request.META.get("REMOTE_ADDR", ""), record=True)
+    if wait is not None:
+        raise exceptions.Throttled(wait=wait, detail="Too many failed authentications from this address.")
 
 
 class HasApiKey(permissions.BasePermission):

@@ -203,7 +203,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "otpportal.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["messaging.throttles.ApiKeyRateThrottle"],
 }
+# Called by accounts.authentication on every failed key (per-IP limit).
+API_AUTH_FAILURE_GUARD = "messaging.throttles.auth_failure_guard"
 SPECTACULAR_SETTINGS = {
     "TITLE": "OTP Portal API",
     "DESCRIPTION": "Send and check one-time codes by SMS, WhatsApp and WhatsApp Official.",
@@ -242,9 +245,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=100)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "messaging.tasks.dispatch_otp": {"queue": "otp"},
-    "messaging.tasks.dispatch_sms": {"queue": "dispatch-sms"},
-    "messaging.tasks.dispatch_wa": {"queue": "dispatch-wa"},
+    # messaging.tasks.dispatch: first attempts on "otp", retries on
+    # "dispatch-sms" / "dispatch-wa" (chosen at enqueue time).
+    "messaging.tasks.dispatch": {"queue": "otp"},
     "messaging.tasks.deliver_webhook": {"queue": "webhooks"},
     "billing.tasks.*": {"queue": "billing"},
 }
@@ -282,3 +285,70 @@ from celery.schedules import crontab  # noqa: E402
 CELERY_BEAT_SCHEDULE = {
     "billing-run-daily": {"task": "billing.tasks.run_daily", "schedule": crontab(hour=0, minute=10)},
 }
+
+# --- Messaging policy (issue 4; README "Configuration") ---------------------
+OTP_GUARD_MAX_SMS = env.int("OTP_GUARD_MAX_SMS", default=3)  # R-CH-3
+OTP_GUARD_BLOCK_LINKS = env.bool("OTP_GUARD_BLOCK_LINKS", default=True)  # R-CH-3
+OTP_GUARD_PROMO_WORDS = env.list(
+    "OTP_GUARD_PROMO_WORDS",
+    default=[
+        "promo",
+        "diskon",
+        "gratis",
+        "hadiah",
+        "undian",
+        "cashback",
+        "discount",
+        "free",
+        "sale",
+        "menang",
+        "bonus",
+    ],
+)
+VERIFICATION_RESEND_COOLDOWN = env.int("VERIFICATION_RESEND_COOLDOWN", default=30)  # seconds
+LIMIT_KEY_RATE = env.float("LIMIT_KEY_RATE", default=50.0)  # requests/s per API key
+LIMIT_KEY_BURST = env.float("LIMIT_KEY_BURST", default=100.0)
+LIMIT_NUMBER_PER_HOUR = env.int("LIMIT_NUMBER_PER_HOUR", default=5)  # verifications per number per customer
+LIMIT_AUTH_FAILURES_PER_MINUTE = env.int("LIMIT_AUTH_FAILURES_PER_MINUTE", default=20)  # per client IP
+PUMPING_WINDOW_SECONDS = env.int("PUMPING_WINDOW_SECONDS", default=600)
+PUMPING_MIN_NUMBERS = env.int("PUMPING_MIN_NUMBERS", default=20)  # distinct numbers in one range per window
+PUMPING_MIN_APPROVAL_RATE = env.float("PUMPING_MIN_APPROVAL_RATE", default=0.1)
+PUMPING_PREFIX_DIGITS = env.int("PUMPING_PREFIX_DIGITS", default=8)  # "+628123…" = +62 and 6 national digits
+DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=6)
+DISPATCH_BACKOFF_BASE = env.float("DISPATCH_BACKOFF_BASE", default=2.0)  # seconds, doubled per attempt, jittered
+DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=150)  # a 'sending' claim older than this is retaken
+OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=30)  # seconds a message may sit 'queued'
+WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+IDEMPOTENCY_TTL_HOURS = 24
+# Providers per channel: sandbox | smpp | wa_gateway | wa_cloud
+PROVIDER_SMS = env.str("PROVIDER_SMS", default="sandbox")
+PROVIDER_WA = env.str("PROVIDER_WA", default="sandbox")
+PROVIDER_WA_OFFICIAL = env.str("PROVIDER_WA_OFFICIAL", default="sandbox")
+SMS_ROUTES = env.list("SMS_ROUTES", default=[])  # "telkomsel=main,default=backup" (SMPP account names)
+SANDBOX_DELIVERY_DELAY = env.float("SANDBOX_DELIVERY_DELAY", default=2.0)  # seconds until "delivered"
+SANDBOX_FAIL_NUMBERS = env.list("SANDBOX_FAIL_NUMBERS", default=[])  # E.164 numbers the sandbox refuses (testing)
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "messaging-sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 15.0},
+        "messaging-expire-verifications": {"task": "messaging.tasks.expire_verifications", "schedule": 30.0},
+        "messaging-retry-webhooks": {"task": "messaging.tasks.sweep_webhooks", "schedule": 60.0},
+    }
+)
+
+# WhatsApp providers (issue 5); see README "Providers".
+WA_CLOUD_BASE_URL = env.str("WA_CLOUD_BASE_URL", default="https://graph.facebook.com")
+WA_CLOUD_API_VERSION = env.str("WA_CLOUD_API_VERSION", default="v21.0")
+WA_CLOUD_TOKEN = env.str("WA_CLOUD_TOKEN", default="")
+WA_CLOUD_PHONE_NUMBER_ID = env.str("WA_CLOUD_PHONE_NUMBER_ID", default="")
+WA_CLOUD_TEMPLATE_NAME = env.str("WA_CLOUD_TEMPLATE_NAME", default="otp_auth")
+WA_CLOUD_TEMPLATE_LANGUAGE = env.str("WA_CLOUD_TEMPLATE_LANGUAGE", default="id")
+WA_CLOUD_APP_SECRET = env.str("WA_CLOUD_APP_SECRET", default="")
+WA_CLOUD_VERIFY_TOKEN = env.str("WA_CLOUD_VERIFY_TOKEN", default="")
+WA_CLOUD_TIMEOUT = env.float("WA_CLOUD_TIMEOUT", default=10.0)
+WA_GATEWAY_BASE_URL = env.str("WA_GATEWAY_BASE_URL", default="")
+WA_GATEWAY_TOKEN = env.str("WA_GATEWAY_TOKEN", default="")
+WA_GATEWAY_DEVICE = env.str("WA_GATEWAY_DEVICE", default="")
+WA_GATEWAY_CALLBACK_SECRET = env.str("WA_GATEWAY_CALLBACK_SECRET", default="")
+WA_GATEWAY_TIMEOUT = env.float("WA_GATEWAY_TIMEOUT", default=10.0)

@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import api as accounts_api
 from accounts import views as accounts_views
 from billing import api as billing_api
+from messaging import api as m
+from messaging import inbound
 from otpportal.api import healthz
 
 handler404 = "otpportal.api.handler404"
@@ -16,6 +18,18 @@ handler500 = "otpportal.api.handler500"
 api_v1 = [
     path("me", accounts_api.MeApi.as_view(), name="me"),
     path("balance", billing_api.BalanceApi.as_view(), name="balance"),
+    path("verifications", m.VerificationsApi.as_view(), name="verifications"),
+    path("verifications/check", m.VerificationCheckByNumberApi.as_view(), name="verification-check-by-number"),
+    path("verifications/<str:verification_id>", m.VerificationDetailApi.as_view(), name="verification"),
+    path("verifications/<str:verification_id>/check", m.VerificationCheckApi.as_view(), name="verification-check"),
+    path("verifications/<str:verification_id>/resend", m.VerificationResendApi.as_view(), name="verification-resend"),
+    path("verifications/<str:verification_id>/cancel", m.VerificationCancelApi.as_view(), name="verification-cancel"),
+    path("messages", m.MessagesApi.as_view(), name="messages"),
+    path("messages/<str:message_id>", m.MessageDetailApi.as_view(), name="message"),
+    path("pricing/quote", m.QuoteApi.as_view(), name="quote"),
+    path("sandbox/messages", m.SandboxMessagesApi.as_view(), name="sandbox-messages"),
+    path("webhooks", m.WebhooksApi.as_view(), name="webhooks"),
+    path("webhooks/<str:endpoint_id>", m.WebhookDetailApi.as_view(), name="webhook"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",
@@ -34,6 +48,8 @@ urlpatterns = [
     path("billing/", include(("billing.urls", "billing"))),
     path("api/v1/", include((api_v1, "api"))),
     path("healthz", healthz, name="healthz"),
+    path("webhooks/wa-cloud", inbound.wa_cloud_webhook, name="wa-cloud-webhook"),
+    path("webhooks/wa-gateway", inbound.wa_gateway_webhook, name="wa-gateway-webhook"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

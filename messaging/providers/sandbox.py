@@ -1,0 +1,42 @@
+"""The sandbox provider: "sends" by storing the message for the customer to
+read (GET /api/v1/sandbox/messages, the dashboard's sandbox page) and reports
+it delivered after SANDBOX_DELIVERY_DELAY seconds. Test keys always use it;
+it is the default provider of `make run`."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+
+from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
+
+
+class SandboxProvider:
+    name = "sandbox"
+
+    def send(self, message: OutboundMessage) -> ProviderResult:
+        from messaging.models import Message, SandboxMessage
+
+        if message.to in settings.SANDBOX_FAIL_NUMBERS:
+            return ProviderResult(
+                Outcome.PERMANENT,
+                error_code="sandbox_refused",
+                error_message="The sandbox refuses this number (SANDBOX_FAIL_NUMBERS).",
+            )
+        customer_id = Message.objects.filter(pk=message.id).values_list("customer_id", flat=True).first()
+        SandboxMessage.objects.update_or_create(
+            message_id=message.id,
+            defaults={
+                "customer_id": customer_id,
+                "to": message.to,
+                "channel": message.channel,
+                "sender_id": message.sender_id,
+                "text": message.text,
+            },
+        )
+        provider_id = f"sbx_{secrets.token_hex(8)}"
+        from messaging.tasks import sandbox_report
+
+        sandbox_report.apply_async((provider_id, "delivered"), countdown=settings.SANDBOX_DELIVERY_DELAY)
+        return ProviderResult(Outcome.ACCEPTED, provider_message_id=provider_id)

@@ -1,0 +1,36 @@
+"""Messaging's write use cases (architecture flows 1–4)."""
+
+from messaging.services.checking import verification_cancel, verification_check, verifications_expire
+from messaging.services.dispatch import delivery_record, message_dispatch, outbox_sweep, transition
+from messaging.services.events import (
+    deliveries_sweep,
+    delivery_attempt,
+    delivery_resend,
+    endpoint_create,
+    endpoint_delete,
+    test_event_send,
+)
+from messaging.services.sending import fallback_send, message_send, verification_resend, verification_start
+from messaging.services.templates import template_delete, template_set
+
+__all__ = [
+    "deliveries_sweep",
+    "delivery_attempt",
+    "delivery_record",
+    "delivery_resend",
+    "endpoint_create",
+    "endpoint_delete",
+    "fallback_send",
+    "message_dispatch",
+    "message_send",
+    "outbox_sweep",
+    "template_delete",
+    "template_set",
+    "test_event_send",
+    "transition",
+    "verification_cancel",
+    "verification_check",
+    "verification_resend",
+    "verification_start",
+    "verifications_expire",
+]

@@ -1,0 +1,102 @@
+"""Checking, cancelling and expiring verifications (architecture flow 4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Customer
+from messaging import phones
+from messaging.crypto import code_matches
+from messaging.models import Verification
+from messaging.services.sending import _set_verification_status
+from otpportal.errors import ServiceError
+
+
+def _code(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 10:
+        raise ServiceError("invalid_request", "code must be the 4–10 digit code.", details={"code": ["Invalid."]})
+    return value.strip()
+
+
+def verification_check(
+    *,
+    customer: Customer,
+    code: object,
+    verification_id: str | None = None,
+    to: object = None,
+    now: datetime | None = None,
+) -> tuple[Verification, bool]:
+    """At most 5 checks, one success, constant-time compare, expiry enforced.
+    A wrong, expired or spent verification answers valid=False (not an error)."""
+    code = _code(code)
+    now = now or timezone.now()
+    with transaction.atomic():
+        queryset = Verification.objects.select_for_update().filter(customer=customer)
+        if verification_id is not None:
+            verification = queryset.filter(pk=verification_id).first()
+        else:
+            if not isinstance(to, str):
+                raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+            e164 = phones.parse(to, require_operator=False).e164
+            verification = (
+                queryset.filter(to=e164, status=Verification.Status.PENDING).order_by("-created_at").first()
+                or queryset.filter(to=e164).order_by("-created_at").first()
+            )
+        if verification is None:
+            raise ServiceError("not_found", "No such verification.")
+        if verification.status != Verification.Status.PENDING:
+            return verification, False
+        if verification.expires_at <= now:
+            _set_verification_status(verification, Verification.Status.EXPIRED, now)
+            verification.save()
+            return verification, False
+        verification.checks += 1
+        valid = code_matches(verification.id, code, verification.code_hmacs)
+        if valid:
+            _set_verification_status(verification, Verification.Status.APPROVED, now)
+        elif verification.checks >= Verification.MAX_CHECKS:
+            _set_verification_status(verification, Verification.Status.MAX_ATTEMPTS_REACHED, now)
+        verification.updated_at = now
+        verification.save()
+    return verification, valid
+
+
+def verification_cancel(*, customer: Customer, verification_id: str, now: datetime | None = None) -> Verification:
+    now = now or timezone.now()
+    with transaction.atomic():
+        verification = Verification.objects.select_for_update().filter(customer=customer, pk=verification_id).first()
+        if verification is None:
+            raise ServiceError("not_found", "No such verification.")
+        if verification.status == Verification.Status.CANCELED:
+            return verification
+        if verification.status != Verification.Status.PENDING:
+            raise ServiceError(
+                "invalid_request",
+                f"The verification is {verification.status}; only pending ones can be canceled.",
+                details={"status": verification.status},
+            )
+        _set_verification_status(verification, Verification.Status.CANCELED, now)
+        verification.save()
+    return verification
+
+
+def verifications_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Periodic: close pending verifications past their expiry."""
+    now = now or timezone.now()
+    done = 0
+    ids = list(
+        Verification.objects.filter(status=Verification.Status.PENDING, expires_at__lte=now).values_list(
+            "id", flat=True
+        )[:batch]
+    )
+    for verification_id in ids:
+        with transaction.atomic():
+            verification = Verification.objects.select_for_update().get(pk=verification_id)
+            if verification.status == Verification.Status.PENDING and verification.expires_at <= now:
+                _set_verification_status(verification, Verification.Status.EXPIRED, now)
+                verification.save()
+                done += 1
+    return done

@@ -1,0 +1,257 @@
+"""Customer webhooks: endpoints, events, signed deliveries retried for 24 h.
+
+An event is written in the same transaction as the change it reports; its
+deliveries are posted by the ``webhooks`` queue after commit. Signature:
+``X-OTP-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Customer
+from messaging.models import Message, Verification, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from otpportal.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+EVENTS = tuple(WebhookEndpoint.Event.values)
+SIGNATURE_HEADER = "X-OTP-Signature"
+MAX_ENDPOINTS = 10
+_session = requests.Session()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: float | None = None) -> bool:
+    """What a customer's server does: check the signature and its age."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), header)
+
+
+def endpoint_create(*, customer: Customer, url: object, events: object = None) -> WebhookEndpoint:
+    if not isinstance(url, str) or len(url) > 500:
+        raise ServiceError("invalid_request", "url must be an http(s) URL.", details={"url": ["Invalid URL."]})
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ServiceError("invalid_request", "url must be an http(s) URL.", details={"url": ["Invalid URL."]})
+    if events in (None, []):
+        events = list(EVENTS)
+    if not isinstance(events, list) or any(e not in EVENTS for e in events):
+        raise ServiceError(
+            "invalid_request", f"events must be a list of {', '.join(EVENTS)}.", details={"events": ["Unknown event."]}
+        )
+    if WebhookEndpoint.objects.filter(customer=customer, deleted_at__isnull=True).count() >= MAX_ENDPOINTS:
+        raise ServiceError("invalid_request", f"At most {MAX_ENDPOINTS} webhook endpoints.")
+    return WebhookEndpoint.objects.create(
+        customer=customer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
+    )
+
+
+def endpoint_delete(*, customer: Customer, endpoint_id: str) -> None:
+    updated = WebhookEndpoint.objects.filter(customer=customer, pk=endpoint_id, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), is_active=False
+    )
+    if not updated:
+        raise ServiceError("not_found", "No such webhook endpoint.")
+
+
+def _emit(customer_id: int, event_type: str, data: dict[str, Any]) -> WebhookEvent | None:
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True, deleted_at__isnull=True)
+        if event_type in e.events
+    ]
+    if not endpoints:
+        return None
+    event = WebhookEvent(customer_id=customer_id, type=event_type, payload={})
+    event.payload = {"id": event.id, "type": event_type, "created_at": timezone.now().isoformat(), "data": data}
+    event.save(force_insert=True)
+    deliveries = WebhookDelivery.objects.bulk_create(WebhookDelivery(event=event, endpoint=e) for e in endpoints)
+    ids = [d.pk for d in deliveries]
+    transaction.on_commit(lambda: [_enqueue(i) for i in ids])
+    return event
+
+
+def _enqueue(delivery_id: int, countdown: float | None = None) -> None:
+    from messaging.tasks import deliver_webhook
+
+    try:
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+    except Exception:  # noqa: BLE001 - broker down: sweep_webhooks picks it up
+        logger.warning("enqueue of webhook delivery %s failed; the sweep will retry it", delivery_id)
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "to": message.to,
+        "channel": message.channel,
+        "status": message.status,
+        "verification_id": message.verification_id,
+        "reference": message.reference,
+        "error_code": message.error_code or None,
+        "updated_at": message.updated_at.isoformat(),
+    }
+
+
+def message_event(message: Message) -> None:
+    if message.status in (Message.Status.QUEUED, Message.Status.SENDING):
+        return
+    _emit(message.customer_id, "message.status", message_payload(message))
+
+
+def verification_event(verification: Verification) -> None:
+    _emit(
+        verification.customer_id,
+        "verification.status",
+        {
+            "id": verification.id,
+            "to": verification.to,
+            "status": verification.status,
+            "reference": verification.reference,
+            "updated_at": timezone.now().isoformat(),
+        },
+    )
+
+
+def test_event_send(*, customer: Customer, endpoint_id: str) -> WebhookDelivery:
+    endpoint = WebhookEndpoint.objects.filter(customer=customer, pk=endpoint_id, deleted_at__isnull=True).first()
+    if endpoint is None:
+        raise ServiceError("not_found", "No such webhook endpoint.")
+    with transaction.atomic():
+        event = WebhookEvent(customer=customer, type="test", payload={})
+        event.payload = {"id": event.id, "type": "test", "created_at": timezone.now().isoformat(), "data": {}}
+        event.save(force_insert=True)
+        delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
+        transaction.on_commit(lambda: _enqueue(delivery.pk))
+    return delivery
+
+
+def delivery_resend(*, customer: Customer, delivery_id: int) -> WebhookDelivery:
+    """The dashboard's "send again": a fresh delivery of the same event."""
+    original = (
+        WebhookDelivery.objects.select_related("event", "endpoint")
+        .filter(pk=delivery_id, endpoint__customer=customer)
+        .first()
+    )
+    if original is None:
+        raise ServiceError("not_found", "No such webhook delivery.")
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(event=original.event, endpoint=original.endpoint)
+        transaction.on_commit(lambda: _enqueue(delivery.pk))
+    return delivery
+
+
+def _backoff(attempt: int) -> float:
+    """30 s, 1 min, 2 min, … capped at 1 h, with ±20 % jitter."""
+    base = min(3600.0, 30.0 * (2 ** (attempt - 1)))
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+
+
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> WebhookDelivery | None:
+    """POST one delivery (worker). Retries with backoff until WEBHOOK_RETRY_HOURS."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("event", "endpoint")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return None
+        now = now or timezone.now()
+        if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
+            return delivery  # not due yet (an early duplicate task)
+        delivery.attempts += 1
+        number = delivery.attempts
+        endpoint, event = delivery.endpoint, delivery.event
+        delivery.next_attempt_at = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT + 60)  # claim
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "OTPPortal-Webhooks/1.0",
+        SIGNATURE_HEADER: sign(endpoint.secret, body, int(time.time())),
+        "X-OTP-Event-Id": event.id,
+        "X-OTP-Event-Type": event.type,
+    }
+    started = time.monotonic()
+    status_code, excerpt, error = None, "", ""
+    try:
+        response = _session.post(
+            endpoint.url, data=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT, allow_redirects=False
+        )
+        status_code, excerpt = response.status_code, response.text[:500]
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    duration = int((time.monotonic() - started) * 1000)
+    done_at = timezone.now()
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            status_code=status_code,
+            response_excerpt=excerpt,
+            error=error,
+            duration_ms=duration,
+            created_at=done_at,
+        )
+        delivery.last_status_code = status_code
+        delivery.last_error = error or ("" if status_code and 200 <= status_code < 300 else f"HTTP {status_code}")
+        if status_code is not None and 200 <= status_code < 300:
+            delivery.status = WebhookDelivery.Status.SUCCEEDED
+            delivery.completed_at = done_at
+            delivery.next_attempt_at = None
+        elif done_at - delivery.created_at >= timedelta(hours=settings.WEBHOOK_RETRY_HOURS):
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.completed_at = done_at
+            delivery.next_attempt_at = None
+        else:
+            wait = _backoff(number)
+            delivery.next_attempt_at = done_at + timedelta(seconds=wait)
+            transaction.on_commit(lambda: _enqueue(delivery.pk, countdown=wait))
+        delivery.save(update_fields=["status", "completed_at", "next_attempt_at", "last_status_code", "last_error"])
+    return delivery
+
+
+def deliveries_sweep(*, now: datetime | None = None) -> int:
+    """Periodic: re-enqueue pending deliveries that are due (lost tasks)."""
+    now = now or timezone.now()
+    ids = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .filter(next_attempt_at__lte=now - timedelta(seconds=30))
+        .values_list("id", flat=True)[:500]
+    ) + list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__isnull=True,
+            created_at__lte=now - timedelta(seconds=30),
+        ).values_list("id", flat=True)[:500]
+    )
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    return len(ids)

@@ -1,0 +1,443 @@
+"""Starting verifications and sending messages (architecture flow 1).
+
+Everything that can refuse a request is checked before anything is charged;
+the charge and the message row are written in one transaction; the dispatch
+task is enqueued after commit (style.md #6).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, Customer
+from billing import services as billing
+from messaging import content, guards, phones
+from messaging.crypto import code_hmac, make_code, seal
+from messaging.encoding import measure
+from messaging.models import Channel, Message, MessageStatusChange, MessageTemplate, Verification
+from messaging.services.events import verification_event
+from otpportal.errors import ServiceError
+from senderids import selectors as senderid_selectors
+
+CHANNELS = tuple(Channel.values)
+LOCALES = ("id", "en")
+_APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
+
+
+def _bad(field: str, message: str, code: str = "invalid_request") -> ServiceError:
+    return ServiceError(code, message, details={field: [message]})
+
+
+def ensure_can_send(customer: Customer) -> None:
+    if customer.status != Customer.Status.ACTIVE:
+        raise ServiceError(
+            "account_suspended",
+            f"The account is {customer.status}; sending is stopped until it is settled.",
+            details={"status": customer.status},
+        )
+
+
+def validate_channel(channel: object, field: str = "channel") -> str:
+    if channel not in CHANNELS:
+        raise _bad(field, f"Unknown channel {channel!r}; use one of {', '.join(CHANNELS)}.")
+    return str(channel)
+
+
+def validate_fallback(fallback: object, primary: str) -> list[str]:
+    if fallback in (None, ""):
+        return []
+    if not isinstance(fallback, list | tuple):
+        raise _bad("fallback", "fallback must be a list of channels.")
+    result: list[str] = []
+    for item in fallback:
+        channel = validate_channel(item, "fallback")
+        if channel == primary:
+            raise _bad("fallback", f"fallback may not name the primary channel {primary!r}.")
+        if channel in result:
+            raise _bad("fallback", f"fallback names {channel!r} twice.")
+        result.append(channel)
+    return result
+
+
+def _int_in(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(field, f"{field} must be a whole number from {low} to {high}.")
+    return value
+
+
+def _text_field(value: object, field: str, max_length: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > max_length:
+        raise _bad(field, f"{field} must be a string of at most {max_length} characters.")
+    return value
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What one send needs, parsed and validated."""
+
+    to: str
+    operator: str
+    channel: str
+    text: str
+    code: str
+    body: str  # the stored, masked text
+    sender_id: str
+
+
+def _sender_for(customer: Customer, operator: str, channel: str, requested: str) -> str:
+    """R-CH-4: the customer's active sender ID for this operator, else the
+    platform default. Asking for one that is not active is refused."""
+    if channel != Channel.SMS:
+        return ""
+    if requested:
+        if requested == settings.PLATFORM_SENDER_ID:
+            return requested
+        active = senderid_selectors.active_sender_id(customer=customer, operator=operator, requested=requested)
+        if active is None:
+            raise ServiceError(
+                "sender_id_not_active",
+                f"Sender ID {requested!r} is not active for {operator or 'this operator'}.",
+                details={"sender_id": [f"Not active for {operator or 'this operator'}."]},
+            )
+        return active
+    return senderid_selectors.active_sender_id(customer=customer, operator=operator) or settings.PLATFORM_SENDER_ID
+
+
+def _insert_message(
+    *,
+    customer: Customer,
+    api_key: ApiKey,
+    out: Outgoing,
+    verification: Verification | None,
+    fallback: list[str],
+    reference: str,
+    now: datetime,
+    fallback_of: Message | None = None,
+) -> Message:
+    """Charge and write one message; call inside a transaction."""
+    measured = measure(out.text, out.channel)
+    message = Message(
+        customer=customer,
+        verification=verification,
+        fallback_of=fallback_of,
+        is_test=api_key.is_test,
+        to=out.to,
+        operator=out.operator,
+        channel=out.channel,
+        sender_id=out.sender_id,
+        encoding=measured.encoding,
+        units=measured.units,
+        body=out.body,
+        sealed=seal(out.text, out.code),
+        fallback=fallback,
+        reference=reference,
+        created_at=now,
+        updated_at=now,
+    )
+    if api_key.is_test:
+        # Test keys are never charged; the price says what it would cost.
+        message.price = billing.quote(
+            customer=customer, channel=out.channel, operator=out.operator, units=measured.units, now=now
+        ).price
+    else:
+        charge = billing.charge(
+            customer=customer,
+            channel=out.channel,
+            operator=out.operator,
+            units=measured.units,
+            reference=message.id,
+            phone=out.to,
+            now=now,
+        )
+        message.price = charge.amount
+        message.charged = True
+    message.save(force_insert=True)
+    MessageStatusChange.objects.create(
+        message=message, old="", new=Message.Status.QUEUED, reason="accepted", actor="api", created_at=now
+    )
+    transaction.on_commit(lambda: enqueue_dispatch(message.id, first=True))
+    return message
+
+
+def enqueue_dispatch(
+    message_id: str, *, first: bool = False, countdown: float | None = None, channel: str = "sms"
+) -> None:
+    """First attempts go to the high-priority ``otp`` queue; retries to the
+    channel's own queue so a slow provider never holds fresh OTPs back."""
+    from messaging.tasks import dispatch
+
+    queue = "otp" if first else ("dispatch-sms" if channel == Channel.SMS else "dispatch-wa")
+    try:
+        dispatch.apply_async((message_id,), queue=queue, countdown=countdown)
+    except Exception:  # noqa: BLE001 - the broker is down: the outbox sweep re-enqueues (flow 2)
+        import logging
+
+        logging.getLogger(__name__).warning("enqueue of %s failed; the outbox sweep will pick it up", message_id)
+
+
+def _template_for(customer: Customer, locale: str) -> str | None:
+    row = MessageTemplate.objects.filter(customer=customer, locale=locale).only("body").first()
+    return row.body if row else None
+
+
+def _verification_outgoing(
+    verification: Verification, customer: Customer, channel: str, code: str, phone_operator: str
+) -> Outgoing:
+    text = content.render_verification_text(
+        template=_template_for(customer, verification.locale),
+        locale=verification.locale,
+        brand=customer.display_brand,
+        code=code,
+        ttl_seconds=verification.ttl,
+        app_hash=verification.app_hash,
+        channel=channel,
+    )
+    return Outgoing(
+        to=verification.to,
+        operator=phone_operator,
+        channel=channel,
+        text=text,
+        code=code,
+        body=content.mask_code(text, code),
+        sender_id=_sender_for(customer, phone_operator, channel, ""),
+    )
+
+
+def verification_start(
+    *,
+    api_key: ApiKey,
+    to: object,
+    channel: object = "sms",
+    fallback: object = None,
+    code_length: object = 6,
+    ttl: object = 300,
+    locale: object = "id",
+    reference: object = "",
+    app_hash: object = "",
+    now: datetime | None = None,
+) -> tuple[Verification, Message]:
+    """POST /api/v1/verifications."""
+    customer = api_key.customer
+    now = now or timezone.now()
+    channel = validate_channel(channel or "sms")
+    fallback_channels = validate_fallback(fallback, channel)
+    code_length = _int_in(code_length, "code_length", 4, 10)
+    ttl = _int_in(ttl, "ttl", 60, 3600)
+    if locale not in LOCALES:
+        raise _bad("locale", "locale must be 'id' or 'en'.")
+    reference = _text_field(reference, "reference", 100)
+    app_hash = _text_field(app_hash, "app_hash", 11)
+    if app_hash and not _APP_HASH.match(app_hash):
+        raise _bad("app_hash", "app_hash must be the 11-character SMS Retriever hash.")
+    if not isinstance(to, str):
+        raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+    needs_operator = Channel.SMS in (channel, *fallback_channels)
+    phone = phones.parse(to, require_operator=needs_operator)
+    ensure_can_send(customer)
+    if channel == Channel.SMS and not api_key.is_test:
+        guards.pumping_check(customer=customer, e164=phone.e164, now=now)
+    guards.number_limit(customer=customer, e164=phone.e164)
+    operator = phone.operator.value if phone.operator else ""
+
+    verification = Verification(
+        customer=customer,
+        api_key=api_key,
+        is_test=api_key.is_test,
+        to=phone.e164,
+        operator=operator,
+        channel=channel,
+        fallback=fallback_channels,
+        locale=locale,
+        code_length=code_length,
+        ttl=ttl,
+        app_hash=app_hash,
+        reference=reference,
+        sends=1,
+        last_sent_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        created_at=now,
+        updated_at=now,
+    )
+    code = make_code(code_length)
+    verification.code_hmacs = [code_hmac(verification.id, code)]
+    out = _verification_outgoing(verification, customer, channel, code, operator)
+    with transaction.atomic():
+        verification.save(force_insert=True)
+        message = _insert_message(
+            customer=customer,
+            api_key=api_key,
+            out=out,
+            verification=verification,
+            fallback=fallback_channels,
+            reference=reference,
+            now=now,
+        )
+    return verification, message
+
+
+def verification_resend(
+    *, api_key: ApiKey, verification_id: str, channel: object = None, now: datetime | None = None
+) -> tuple[Verification, Message]:
+    """POST /api/v1/verifications/{id}/resend: a new code (the earlier ones
+    stay valid until expiry), charged like a send, 30 s cool-down, 5 sends."""
+    customer = api_key.customer
+    now = now or timezone.now()
+    with transaction.atomic():
+        verification = Verification.objects.select_for_update().filter(customer=customer, pk=verification_id).first()
+        if verification is None:
+            raise ServiceError("not_found", "No such verification.")
+        new_channel = validate_channel(channel) if channel not in (None, "") else verification.channel
+        if verification.status == Verification.Status.PENDING and verification.expires_at <= now:
+            _set_verification_status(verification, Verification.Status.EXPIRED, now)
+            verification.save()
+        if verification.status != Verification.Status.PENDING:
+            raise ServiceError(
+                "invalid_request",
+                f"The verification is {verification.status}; start a new one.",
+                details={"status": verification.status},
+            )
+        if verification.sends >= Verification.MAX_SENDS:
+            raise ServiceError(
+                "max_sends_reached",
+                f"At most {Verification.MAX_SENDS} sends per verification.",
+                details={"sends": verification.sends},
+            )
+        cooldown = settings.VERIFICATION_RESEND_COOLDOWN
+        if verification.last_sent_at and (now - verification.last_sent_at).total_seconds() < cooldown:
+            wait = cooldown - int((now - verification.last_sent_at).total_seconds())
+            raise ServiceError(
+                "resend_too_soon",
+                f"Wait {wait} s before sending again.",
+                details={"retry_after": wait},
+                retry_after=wait,
+            )
+        phone = phones.parse(verification.to, require_operator=new_channel == Channel.SMS)
+        operator = phone.operator.value if phone.operator else ""
+        ensure_can_send(customer)
+        code = make_code(verification.code_length)
+        verification.code_hmacs = [*verification.code_hmacs, code_hmac(verification.id, code)]
+        verification.channel = new_channel
+        verification.operator = operator or verification.operator
+        verification.sends += 1
+        verification.last_sent_at = now
+        verification.expires_at = now + timedelta(seconds=verification.ttl)
+        verification.updated_at = now
+        verification.save()
+        out = _verification_outgoing(verification, customer, new_channel, code, operator)
+        message = _insert_message(
+            customer=customer,
+            api_key=api_key,
+            out=out,
+            verification=verification,
+            fallback=[c for c in verification.fallback if c != new_channel],
+            reference=verification.reference,
+            now=now,
+        )
+    return verification, message
+
+
+def message_send(
+    *,
+    api_key: ApiKey,
+    to: object,
+    text: object,
+    channel: object = "sms",
+    sender_id: object = "",
+    reference: object = "",
+    now: datetime | None = None,
+) -> Message:
+    """POST /api/v1/messages: the customer brings its own code (R-CH-3 guard)."""
+    customer = api_key.customer
+    now = now or timezone.now()
+    channel = validate_channel(channel or "sms")
+    if not isinstance(text, str):
+        raise _bad("text", "text is required.")
+    sender_id = _text_field(sender_id, "sender_id", 11)
+    reference = _text_field(reference, "reference", 100)
+    if not isinstance(to, str):
+        raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+    phone = phones.parse(to, require_operator=channel == Channel.SMS)
+    content.guard_otp_content(text, channel)
+    ensure_can_send(customer)
+    if channel == Channel.SMS and not api_key.is_test:
+        guards.pumping_check(customer=customer, e164=phone.e164, now=now)
+    operator = phone.operator.value if phone.operator else ""
+    out = Outgoing(
+        to=phone.e164,
+        operator=operator,
+        channel=channel,
+        text=text,
+        code="",
+        body=text,
+        sender_id=_sender_for(customer, operator, channel, sender_id),
+    )
+    with transaction.atomic():
+        return _insert_message(
+            customer=customer, api_key=api_key, out=out, verification=None, fallback=[], reference=reference, now=now
+        )
+
+
+def fallback_send(*, message: Message, now: datetime | None = None) -> Message | None:
+    """Send a verification's code again through the next fallback channel,
+    charged at that channel's price. Called by the dispatcher (worker)."""
+    now = now or timezone.now()
+    if not message.fallback or message.verification_id is None:
+        return None
+    with transaction.atomic():
+        verification = Verification.objects.select_for_update().get(pk=message.verification_id)
+        if verification.status != Verification.Status.PENDING or verification.expires_at <= now:
+            return None
+        if Message.objects.filter(fallback_of=message).exists():
+            return None  # already fallen back (idempotent)
+        from messaging.crypto import unseal
+
+        if not message.sealed:
+            return None
+        _text, code = unseal(message.sealed)
+        next_channel, *rest = message.fallback
+        customer = verification.customer
+        try:
+            phone = phones.parse(verification.to, require_operator=next_channel == Channel.SMS)
+        except ServiceError:
+            return None
+        operator = phone.operator.value if phone.operator else ""
+        out = _verification_outgoing(verification, customer, next_channel, code, operator)
+        api_key = verification.api_key or ApiKey(
+            customer=customer, mode=ApiKey.Mode.TEST if message.is_test else "live"
+        )
+        try:
+            fallback_message = _insert_message(
+                customer=customer,
+                api_key=api_key,
+                out=out,
+                verification=verification,
+                fallback=rest,
+                reference=verification.reference,
+                now=now,
+                fallback_of=message,
+            )
+        except ServiceError:
+            return None  # e.g. the balance cannot pay for the fallback channel
+        verification.channel = next_channel
+        verification.sends += 1
+        verification.updated_at = now
+        verification.save(update_fields=["channel", "sends", "updated_at"])
+    return fallback_message
+
+
+def _set_verification_status(verification: Verification, status: str, now: datetime) -> None:
+    if verification.status == status:
+        return
+    verification.status = status
+    verification.updated_at = now
+    if status == Verification.Status.APPROVED:
+        verification.approved_at = now
+    verification_event(verification)
