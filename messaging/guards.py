@@ -30,11 +30,12 @@ class DatabaseTokenBucket:
         now = time.time()
         with transaction.atomic():
             row = RateBucket.objects.select_for_update().filter(key=key).first()
-            if row is None:
-                row = RateBucket(key=key, tokens=capacity, updated=now)
-                tokens = capacity
-            else:
-                tokens = min(capacity, row.tokens + max(0.0, now - row.updated) * rate)
+            if row is None:  # first use: create it full (a concurrent creator wins quietly), then lock it
+                RateBucket.objects.bulk_create(
+                    [RateBucket(key=key, tokens=capacity, updated=now)], ignore_conflicts=True
+                )
+                row = RateBucket.objects.select_for_update().get(key=key)
+            tokens = min(capacity, row.tokens + max(0.0, now - row.updated) * rate)
             if tokens >= cost:
                 row.tokens, row.updated = tokens - cost, now
                 row.save()

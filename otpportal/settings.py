@@ -141,6 +141,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:  # fast hashing in tests only; production keeps Django's PBKDF2 default
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
@@ -352,3 +354,9 @@ WA_GATEWAY_TOKEN = env.str("WA_GATEWAY_TOKEN", default="")
 WA_GATEWAY_DEVICE = env.str("WA_GATEWAY_DEVICE", default="")
 WA_GATEWAY_CALLBACK_SECRET = env.str("WA_GATEWAY_CALLBACK_SECRET", default="")
 WA_GATEWAY_TIMEOUT = env.float("WA_GATEWAY_TIMEOUT", default=10.0)
+SMPP_WORKER_BIND_MODE = env.str("SMPP_WORKER_BIND_MODE", default="transceiver")
+SMPP_RESPONSE_TIMEOUT = env.float("SMPP_RESPONSE_TIMEOUT", default=10.0)
+SMPP_CONNECT_TIMEOUT = env.float("SMPP_CONNECT_TIMEOUT", default=5.0)
+SMPP_ENQUIRE_LINK_INTERVAL = env.float("SMPP_ENQUIRE_LINK_INTERVAL", default=30.0)
+SMPP_BACKOFF_MAX = env.float("SMPP_BACKOFF_MAX", default=60.0)
+SMPP_THROTTLE_TIMEOUT = env.float("SMPP_THROTTLE_TIMEOUT", default=2.0)

@@ -32,40 +32,13 @@ def _build(name: str) -> Provider:
         from messaging.providers.wa_gateway import WaGatewayProvider
 
         return WaGatewayProvider()
-    if name.startswith("smpp:"):
-        from messaging.providers.smpp import SmppAccount, SmppProvider
-
-        wanted = name.split(":", 1)[1]
-        for url in settings.SMPP_ACCOUNTS:
-            account = SmppAccount.from_url(url)
-            if account.name == wanted:
-                from messaging.limits import default_bucket
-
-                return SmppProvider(account, on_report=_record_report, bucket=default_bucket())
-        raise LookupError(f"No SMPP account named {wanted!r} in SMPP_ACCOUNTS.")
     raise LookupError(f"Unknown provider {name!r}.")
-
-
-def _record_report(report):  # type: ignore[no-untyped-def]
-    from messaging.services import delivery_record
-
-    try:
-        delivery_record(report)
-    except Exception:  # noqa: BLE001 - never kill the SMPP reader thread
-        import logging
-
-        logging.getLogger(__name__).exception("recording %s failed", report)
 
 
 def _sms_route(operator: str) -> str:
     routes = dict(item.split("=", 1) for item in settings.SMS_ROUTES if "=" in item)
     account = routes.get(operator) or routes.get("default")
-    if account is None:
-        first = settings.SMPP_ACCOUNTS[0] if settings.SMPP_ACCOUNTS else ""
-        from messaging.providers.smpp import SmppAccount
-
-        account = SmppAccount.from_url(first).name if first else ""
-    return f"smpp:{account}"
+    return f"smpp:{account or ''}"  # empty: the first account in SMPP_ACCOUNTS
 
 
 def provider_name_for(*, channel: str, operator: str = "", is_test: bool = False) -> str:
@@ -83,6 +56,10 @@ def provider_name_for(*, channel: str, operator: str = "", is_test: bool = False
 
 def provider_for(*, channel: str, operator: str = "", is_test: bool = False) -> Provider:
     name = provider_name_for(channel=channel, operator=operator, is_test=is_test)
+    if name.startswith("smpp:") and name not in _instances:
+        from messaging.providers.smpp import get_provider
+
+        return get_provider(name.split(":", 1)[1] or None)  # one bind per account per process, fork-safe
     provider = _instances.get(name)
     if provider is None:
         with _lock:
@@ -104,3 +81,10 @@ def reset() -> None:
             if close:
                 close()
         _instances.clear()
+
+
+def register(name: str, provider: Provider) -> None:
+    """Install a provider instance under a name (a gateway added in code, or
+    a scripted provider in tests); PROVIDER_* settings may then name it."""
+    with _lock:
+        _instances[name] = provider

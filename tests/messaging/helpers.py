@@ -1,0 +1,33 @@
+"""Shared helpers for messaging tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework.test import APIClient
+
+from messaging.models import SandboxMessage
+
+
+def sandbox_code(to: str = "+6281234567890") -> str:
+    """Read the code from the newest sandbox message to that number."""
+    text = SandboxMessage.objects.filter(to=to).order_by("-created_at", "-id").first().text
+    match = re.search(r"\b(\d{4,10})\b", text)
+    assert match, text
+    return match.group(1)
+
+
+def post(client: APIClient, path: str, data: dict[str, Any] | None = None, **headers: str):  # type: ignore[no-untyped-def]
+    return client.post(path, data or {}, format="json", **headers)
+
+
+def assert_error(response, status: int, code: str, field: str | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+    if field is not None:
+        assert field in body["error"]["details"], body
+    return body["error"]
