@@ -154,7 +154,10 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
     """Parse and fully validate a price-list CSV; raise a ServiceError naming
     the first problem (missing tier, channel or operator, overlapping bounds…).
     """
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise ServiceError("invalid_request", "The CSV is not UTF-8 text.") from None
     reader = csv.DictReader(io.StringIO(text))
     missing_columns = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing_columns:
@@ -163,6 +166,10 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
     prices: dict[tuple[int, str, str], int] = {}
     dates: set[str] = set()
     for line, row in enumerate(reader, start=2):
+        if None in row or any(row.get(c) is None for c in CSV_COLUMNS):
+            raise ServiceError(
+                "invalid_request", f"Line {line} does not have the {len(CSV_COLUMNS)} columns of the header."
+            )
         dates.add(row["effective_from"].strip())
         tier = _int(row["tier"], "tier", line)
         if tier is None or tier not in TIERS:

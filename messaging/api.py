@@ -38,9 +38,9 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 
 class VerificationStartIn(serializers.Serializer):
     to = serializers.CharField(max_length=40)
-    channel = serializers.ChoiceField(choices=Channel.values, default="sms")
+    channel = serializers.ChoiceField(choices=Channel.choices, default="sms")
     fallback = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.values), required=False, max_length=2
+        child=serializers.ChoiceField(choices=Channel.choices), required=False, max_length=2
     )
     code_length = serializers.IntegerField(min_value=4, max_value=10, default=6)
     ttl = serializers.IntegerField(min_value=60, max_value=3600, default=300)
@@ -54,7 +54,7 @@ class VerificationOut(serializers.Serializer):
     to = serializers.CharField()
     channel = serializers.CharField()
     operator = serializers.CharField()
-    status = serializers.ChoiceField(choices=Verification.Status.values)
+    status = serializers.ChoiceField(choices=Verification.Status.choices)
     expires_at = serializers.DateTimeField()
     attempts_left = serializers.IntegerField()
     sends = serializers.IntegerField()
@@ -97,17 +97,17 @@ class CheckByNumberIn(CheckIn):
 class CheckOut(serializers.Serializer):
     id = serializers.CharField()
     valid = serializers.BooleanField()
-    status = serializers.ChoiceField(choices=Verification.Status.values)
+    status = serializers.ChoiceField(choices=Verification.Status.choices)
     attempts_left = serializers.IntegerField()
 
 
 class ResendIn(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=Channel.values, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
 
 class MessageIn(serializers.Serializer):
     to = serializers.CharField(max_length=40)
-    channel = serializers.ChoiceField(choices=Channel.values, default="sms")
+    channel = serializers.ChoiceField(choices=Channel.choices, default="sms")
     text = serializers.CharField(max_length=1600, trim_whitespace=False)
     sender_id = serializers.CharField(max_length=11, required=False, allow_blank=True, default="")
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -158,7 +158,7 @@ class SandboxOut(serializers.Serializer):
 
 class WebhookIn(serializers.Serializer):
     url = serializers.URLField(max_length=500)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEndpoint.Event.values), required=False)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices), required=False)
 
 
 class WebhookOut(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ JSON 404/500 for paths under /api/, and the health check."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -85,7 +86,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = _message_of(exc.detail)
     retry_after = None
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        retry_after = int(exc.wait) + 1
+        retry_after = max(1, math.ceil(exc.wait))
+        details = {"retry_after": retry_after}
     response = error_response(code, message, details, retry_after)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -127,9 +129,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.warning("healthz: database failed: %s", exc)
         checks["database"] = f"error: {type(exc).__name__}"
     try:
+        from django.conf import settings
+
         from otpportal.celery import app
 
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception as exc:  # noqa: BLE001 - report any failure

@@ -219,6 +219,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "billing.models.Channel",
+        "CustomerModeEnum": "accounts.models.Customer.Mode",
+        "CustomerStatusEnum": "accounts.models.Customer.Status",
+        "KeyModeEnum": "accounts.models.ApiKey.Mode",
+        "VerificationStatusEnum": "messaging.models.Verification.Status",
+        "MessageStatusEnum": "messaging.models.Message.Status",
+        "WebhookEventEnum": "messaging.models.WebhookEndpoint.Event",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------
@@ -234,6 +243,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
@@ -329,7 +339,10 @@ PROVIDER_WA = env.str("PROVIDER_WA", default="sandbox")
 PROVIDER_WA_OFFICIAL = env.str("PROVIDER_WA_OFFICIAL", default="sandbox")
 SMS_ROUTES = env.list("SMS_ROUTES", default=[])  # "telkomsel=main,default=backup" (SMPP account names)
 SANDBOX_DELIVERY_DELAY = env.float("SANDBOX_DELIVERY_DELAY", default=2.0)  # seconds until "delivered"
-SANDBOX_FAIL_NUMBERS = env.list("SANDBOX_FAIL_NUMBERS", default=[])  # E.164 numbers the sandbox refuses (testing)
+SANDBOX_SEND_DELAY = env.float("SANDBOX_SEND_DELAY", default=0.0)  # seconds a sandbox send takes (drills)
+SANDBOX_FAIL_NUMBERS = env.list(
+    "SANDBOX_FAIL_NUMBERS", default=[]
+)  # "+62…" or "sms:+62…": numbers the sandbox refuses for good (testing fallback)
 
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -6,6 +6,7 @@ it is the default provider of `make run`."""
 from __future__ import annotations
 
 import secrets
+import threading
 
 from django.conf import settings
 
@@ -18,12 +19,15 @@ class SandboxProvider:
     def send(self, message: OutboundMessage) -> ProviderResult:
         from messaging.models import Message, SandboxMessage
 
-        if message.to in settings.SANDBOX_FAIL_NUMBERS:
+        refused = settings.SANDBOX_FAIL_NUMBERS  # "+62812…" (every channel) or "sms:+62812…"
+        if message.to in refused or f"{message.channel}:{message.to}" in refused:
             return ProviderResult(
                 Outcome.PERMANENT,
                 error_code="sandbox_refused",
                 error_message="The sandbox refuses this number (SANDBOX_FAIL_NUMBERS).",
             )
+        if settings.SANDBOX_SEND_DELAY > 0:  # simulate a slow upstream (drills, kill tests)
+            threading.Event().wait(settings.SANDBOX_SEND_DELAY)
         customer_id = Message.objects.filter(pk=message.id).values_list("customer_id", flat=True).first()
         SandboxMessage.objects.update_or_create(
             message_id=message.id,

@@ -116,9 +116,12 @@ def _without(predicate) -> str:  # type: ignore[no-untyped-def]
         (CSV.replace(",650\n", ",0\n", 1), "must be positive"),
         (CSV.replace("2023-11-01,6,100000000,,", "2023-11-01,6,100000000,200000000,"), "last tier"),
         ("tier,channel\n1,sms\n", "lacks the column"),
+        (CSV.replace(",wa,,350\n", ",wa\n", 1), "does not have the 9 columns"),
+        (CSV.replace(",wa,,350\n", ",wa,,350,extra\n", 1), "does not have the 9 columns"),
+        (CSV.encode("utf-16"), "not UTF-8"),
     ],
 )
-def test_a_bad_csv_is_refused_with_the_problem_named(csv_text: str, message: str) -> None:
+def test_a_bad_csv_is_refused_with_the_problem_named(csv_text: str | bytes, message: str) -> None:
     with pytest.raises(ServiceError) as exc:
         parse_price_list_csv(csv_text)
     assert message in exc.value.message
