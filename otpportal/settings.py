@@ -330,6 +330,8 @@ DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=6)
 DISPATCH_BACKOFF_BASE = env.float("DISPATCH_BACKOFF_BASE", default=2.0)  # seconds, doubled per attempt, jittered
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=150)  # a 'sending' claim older than this is retaken
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=30)  # seconds a message may sit 'queued'
+FALLBACK_TIMEOUT_WA = env.int("FALLBACK_TIMEOUT_WA", default=60)  # s: not delivered by then -> next channel
+FALLBACK_TIMEOUT_SMS = env.int("FALLBACK_TIMEOUT_SMS", default=120)
 WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 IDEMPOTENCY_TTL_HOURS = 24

@@ -328,4 +328,35 @@ def outbox_sweep(*, now: datetime | None = None, batch: int = 1000) -> dict[str,
     )
     for message_id, channel in rows:
         enqueue_dispatch(message_id, channel=channel)
-    return {"requeued": len(rows), "retaken": retaken}
+    return {"requeued": len(rows), "retaken": retaken, "fallbacks": fallbacks_due(now=now)}
+
+
+def fallbacks_due(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Fallback on delivery (issue 5): a verification's message that was
+    accepted but not delivered within FALLBACK_TIMEOUT_WA / _SMS seconds is
+    sent again through its next fallback channel (charged at that price).
+    The first message stays charged: the upstream took it (R-PRE-4)."""
+    now = now or timezone.now()
+    sent = 0
+    for channels, timeout in (
+        (("wa", "wa_official"), settings.FALLBACK_TIMEOUT_WA),
+        (("sms",), settings.FALLBACK_TIMEOUT_SMS),
+    ):
+        candidates = (
+            Message.objects.filter(
+                channel__in=channels,
+                status=Message.Status.SENT,
+                sent_at__lte=now - timedelta(seconds=timeout),
+                verification__status=Verification.Status.PENDING,
+                verification__expires_at__gt=now,
+                fallback_message__isnull=True,
+            )
+            .exclude(fallback=[])
+            .select_related("verification")[:batch]
+        )
+        from messaging.services.sending import fallback_send
+
+        for message in candidates:
+            if fallback_send(message=message, now=now) is not None:
+                sent += 1
+    return sent

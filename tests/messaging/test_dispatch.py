@@ -212,7 +212,7 @@ def test_sweep_requeues_stale_queued_and_retakes_lost_claims(
         killed_worker = queue_verification(funded, to="0817-1234-5678")
         Message.objects.filter(pk=killed_worker.pk).update(status="sending", claimed_at=timezone.now())
     with time_machine.travel("2026-03-01 10:00:20 +0700", tick=False):
-        assert services.outbox_sweep() == {"requeued": 0, "retaken": 0}  # too early for both
+        assert services.outbox_sweep() == {"requeued": 0, "retaken": 0, "fallbacks": 0}  # too early for both
     with time_machine.travel(timezone.now() + timedelta(days=400), tick=False):
         pass
     with time_machine.travel("2026-03-01 10:03:00 +0700", tick=False):
@@ -222,3 +222,20 @@ def test_sweep_requeues_stale_queued_and_retakes_lost_claims(
         message.refresh_from_db()
     assert lost_in_broker.status in ("sent", "delivered")
     assert Charge.objects.filter(reversed_at__isnull=True).count() == 2
+
+
+def test_a_whatsapp_message_not_delivered_in_time_falls_back(funded: Cast, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PROVIDER_WA = "scripted"
+    registry.register("scripted", Scripted())
+    with time_machine.travel("2026-03-01 10:00:00 +0700", tick=False):
+        message = queue_verification(funded, channel="wa", fallback=["sms"])
+        services.message_dispatch(message_id=message.id)
+    with time_machine.travel("2026-03-01 10:00:59 +0700", tick=False):
+        assert services.outbox_sweep()["fallbacks"] == 0
+    with time_machine.travel("2026-03-01 10:01:01 +0700", tick=False):
+        assert services.outbox_sweep()["fallbacks"] == 1
+        assert services.outbox_sweep()["fallbacks"] == 0  # once
+    fallback = Message.objects.get(fallback_of=message)
+    assert (fallback.channel, fallback.price) == ("sms", 650)
+    assert Charge.objects.get(reference=message.id).reversed_at is None  # the first stays charged
+    registry.reset()
