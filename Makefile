@@ -9,7 +9,7 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export DJANGO_SETTINGS_MODULE := otpportal.settings
 
-.PHONY: run test lint format install system-deps messages bench clean
+.PHONY: run test lint format install system-deps messages clean
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,9 +44,6 @@ format: install
 
 run: install messages
 	bin/run-dev
-
-bench: install
-	bin/run-bench
 
 clean:
 	rm -rf var/broker var/test.sqlite3* .pytest_cache
