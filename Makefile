@@ -32,7 +32,7 @@ messages: install
 	@TESTING=true $(PY) manage.py compilemessages -v 0 --ignore=.venv --ignore=var
 
 test: install messages
-	bin/run-tests -n 2 --dist loadgroup
+	bin/run-tests -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

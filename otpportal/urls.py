@@ -46,6 +46,7 @@ dashboard = [
 urlpatterns = [
     path("", include((dashboard, "dashboard"))),
     path("billing/", include(("billing.urls", "billing"))),
+    path("messaging/", include(("messaging.urls", "messaging"))),
     path("api/v1/", include((api_v1, "api"))),
     path("healthz", healthz, name="healthz"),
     path("webhooks/wa-cloud", inbound.wa_cloud_webhook, name="wa-cloud-webhook"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
@@ -55,3 +56,20 @@ def test_createapikey_prints_a_working_key_once() -> None:
 def test_createapikey_for_an_unknown_customer_fails() -> None:
     with pytest.raises(CommandError, match="No customer"):
         run("createapikey", "nobody")
+
+
+def test_seed_demo_prints_a_login_and_working_keys_and_can_run_again() -> None:
+    from billing import selectors as billing_selectors
+
+    out = run("seed_demo")
+    live = re.search(r"Live API key: (otp_live_\S+)", out)
+    test = re.search(r"Test API key: (otp_test_\S+)", out)
+    assert live and test and "demo@otpportal.local" in out
+    customer = Customer.objects.get(slug="demo")
+    assert billing_selectors.balance(customer=customer) == 2_500_000
+    again = run("seed_demo")
+    assert selectors.api_key_for_secret(live.group(1)) is None  # replaced
+    new_live = re.search(r"Live API key: (otp_live_\S+)", again)
+    assert new_live and selectors.api_key_for_secret(new_live.group(1)) is not None
+    assert billing_selectors.balance(customer=customer) == 2_500_000  # not topped up twice
+    assert Customer.objects.filter(slug="demo").count() == 1

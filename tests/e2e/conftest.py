@@ -31,6 +31,15 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: f
         pause.wait(interval)
 
 
+_started: list[Worker] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Never leave a worker behind, even after an interrupted test."""
+    for worker in _started:
+        worker.kill()
+
+
 class Worker:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -70,7 +79,12 @@ class Worker:
             )
         from otpportal.celery import app
 
-        wait_for(lambda: app.control.ping(timeout=0.5), timeout=30)
+        _started.append(self)
+        try:
+            wait_for(lambda: app.control.ping(timeout=0.5), timeout=30)
+        except AssertionError:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no goodbye, no acks."""
@@ -88,15 +102,30 @@ class Worker:
 
 
 @pytest.fixture
-def worker_env(transactional_db: None, shipped_price_list: None, settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def e2e_broker() -> Iterator[str]:
+    """The Redis broker this process and its workers share (CELERY_BROKER_URL,
+    set by bin/run-tests, with this run's CELERY_BROKER_KEYPREFIX). Emptied
+    first: tasks other tests published with no worker listening must not
+    reach these workers."""
     import redis
 
     from otpportal.celery import app
 
     broker = os.environ.get("CELERY_BROKER_URL", "")
-    assert broker.startswith("redis://"), "e2e tests need CELERY_BROKER_URL on Redis"
-    redis.Redis.from_url(broker).flushdb()
+    assert broker.startswith("redis://"), "end-to-end tests need CELERY_BROKER_URL on Redis"
+    client = redis.Redis.from_url(broker)
+    prefix = os.environ.get("CELERY_BROKER_KEYPREFIX", "")
+    for key in client.scan_iter(f"{prefix}*" if prefix else "*"):
+        client.delete(key)
+    old_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
+    yield broker
+    app.conf.task_always_eager = old_eager
+
+
+@pytest.fixture
+def worker_env(transactional_db: None, shipped_price_list: None, e2e_broker: str, settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    broker = e2e_broker
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     settings.REDIS_URL = ""
