@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum, Window
 from django.utils import timezone
 
 from accounts.models import Customer
@@ -29,20 +29,16 @@ def lots(*, customer: Customer) -> QuerySet[DepositLot]:
     return DepositLot.objects.filter(customer=customer).order_by("-created_at", "-id")
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    entry: LedgerEntry
-    running_balance: int
-
-
-def ledger_with_running_balance(*, customer: Customer, newest_first: bool = True) -> list[LedgerLine]:
-    """The ledger with the balance after each entry (forfeited money leaves it too)."""
-    entries = LedgerEntry.objects.filter(customer=customer).select_related("lot", "charge").order_by("created_at", "id")
-    lines, running = [], 0
-    for entry in entries:
-        running += entry.amount
-        lines.append(LedgerLine(entry, running))
-    return lines[::-1] if newest_first else lines
+def ledger_with_running_balance(*, customer: Customer) -> QuerySet[LedgerEntry]:
+    """The ledger, newest first, each entry annotated with ``running_balance``
+    (the balance after it) by a window function in the database, so a page
+    reads one page of rows, not the whole ledger."""
+    return (
+        LedgerEntry.objects.filter(customer=customer)
+        .select_related("lot", "charge")
+        .annotate(running_balance=Window(Sum("amount"), order_by=[F("created_at").asc(), F("id").asc()]))
+        .order_by("-created_at", "-id")
+    )
 
 
 def ledger_iter(*, customer: Customer) -> Iterator[LedgerEntry]:

@@ -244,9 +244,7 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Deactivate selected endpoints (no more deliveries)"), permissions=["deactivate"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        # No messaging service deactivates an endpoint yet (only endpoint_delete); the
-        # one write is a conditional UPDATE that the event writer (is_active=True) respects.
-        count = queryset.filter(is_active=True).update(is_active=False)
+        count = sum(services.endpoint_deactivate(endpoint=endpoint) for endpoint in queryset)
         self.message_user(
             request, ngettext("Deactivated %(n)d endpoint.", "Deactivated %(n)d endpoints.", count) % {"n": count}
         )

@@ -8,7 +8,14 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from accounts.models import Customer
-from messaging.models import Message, SandboxMessage, Verification, WebhookDelivery, WebhookEndpoint
+from messaging.models import (
+    Message,
+    MessageTemplate,
+    SandboxMessage,
+    Verification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from otpportal.errors import ServiceError
 
 
@@ -92,3 +99,8 @@ def webhook_deliveries(*, customer: Customer, limit: int = 100) -> QuerySet[Webh
         .prefetch_related("attempt_log")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def message_templates(*, customer: Customer) -> dict[str, MessageTemplate]:
+    """The customer's own verification texts by locale."""
+    return {t.locale: t for t in MessageTemplate.objects.filter(customer=customer)}

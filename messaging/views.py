@@ -289,7 +289,7 @@ def _templates_page(
     """One card per language; ``bound`` holds a refused form to show again with its errors."""
     customer = _customer(request)
     bound = bound or {}
-    own = {t.locale: t for t in MessageTemplate.objects.filter(customer=customer)}
+    own = selectors.message_templates(customer=customer)
     sections = []
     for locale, language in LOCALES:
         template = own.get(locale)

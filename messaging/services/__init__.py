@@ -7,6 +7,7 @@ from messaging.services.events import (
     delivery_attempt,
     delivery_resend,
     endpoint_create,
+    endpoint_deactivate,
     endpoint_delete,
     test_event_send,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "delivery_record",
     "delivery_resend",
     "endpoint_create",
+    "endpoint_deactivate",
     "endpoint_delete",
     "fallback_send",
     "message_dispatch",

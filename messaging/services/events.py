@@ -79,6 +79,11 @@ def endpoint_delete(*, customer: Customer, endpoint_id: str) -> None:
         raise ServiceError("not_found", "No such webhook endpoint.")
 
 
+def endpoint_deactivate(*, endpoint: WebhookEndpoint) -> bool:
+    """Staff: stop deliveries to an endpoint without deleting it."""
+    return bool(WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(is_active=False))
+
+
 def _emit(customer_id: int, event_type: str, data: dict[str, Any]) -> WebhookEvent | None:
     endpoints = [
         e
@@ -160,6 +165,8 @@ def delivery_resend(*, customer: Customer, delivery_id: int) -> WebhookDelivery:
     )
     if original is None:
         raise ServiceError("not_found", "No such webhook delivery.")
+    if original.endpoint.deleted_at is not None or not original.endpoint.is_active:
+        raise ServiceError("invalid_request", "The endpoint is deleted or inactive; nothing is sent.")
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(event=original.event, endpoint=original.endpoint)
         transaction.on_commit(lambda: _enqueue(delivery.pk))
