@@ -89,3 +89,10 @@ def test_password_reset_sends_a_working_link(cast: Cast) -> None:
     done = client.post(form.redirect_chain[-1][0], {"new_password1": new_password, "new_password2": new_password})
     assert done.status_code == 302
     assert Client().post("/login/", {"username": cast.owner.email, "password": new_password}).status_code == 302
+
+
+def test_an_english_browser_still_gets_indonesian_until_the_user_switches(cast: Cast) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "Masuk" in client.get("/login/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert "Sign in" in client.get("/login/").content.decode()
