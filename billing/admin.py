@@ -52,7 +52,7 @@ class ServiceForm(forms.ModelForm):
         self.result: models.Model | None = None
 
     def perform(self, data: dict[str, Any]) -> models.Model:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define perform(), which calls one service")
 
     def full_clean(self) -> None:
         super().full_clean()

@@ -66,10 +66,7 @@ def globex_api(cast: Cast) -> APIClient:
     return api_client(cast.globex_live_key)
 
 
-@pytest.fixture
-def shipped_price_list(transactional_db: None) -> None:
-    """Transactional tests flush the tables, data migrations included: put the
-    offer's price list (R-PL-1) back the way its migration loads it."""
+def _ensure_shipped_price_list() -> None:
     from pathlib import Path
 
     from billing import services
@@ -80,3 +77,24 @@ def shipped_price_list(transactional_db: None) -> None:
         csv = Path(__file__).resolve().parents[1] / "billing" / "data" / "price-list-2023-11-01.csv"
         services.price_list_import(data=csv.read_bytes(), allow_past=True, name="Price list 01 November 2023")
     clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _price_list_present(request: pytest.FixtureRequest) -> None:
+    """Every database test finds the offer's price list (R-PL-1), as the data
+    migration leaves it. Transactional tests flush every table when they end,
+    and a test that runs after one on the same worker would otherwise find
+    no price list in force."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db"}:
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    _ensure_shipped_price_list()
+
+
+@pytest.fixture
+def shipped_price_list(transactional_db: None) -> None:
+    """Explicit form of the above, for transactional tests that name it."""
+    _ensure_shipped_price_list()

@@ -200,7 +200,8 @@ class DevServerBase:
             self._changed.notify_all()
 
     def handle(self, request: ReceivedRequest) -> Reply:
-        raise NotImplementedError
+        """Subclasses answer requests; the base answers 501."""
+        return Reply(501, b"not implemented", content_type="text/plain")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from messaging.phones import (
 from otpportal.errors import ServiceError
 
 ID_ONLY = ["ID"]
-PRICE_LIST_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "price-list-2023-11-01.csv"
+PRICE_LIST_CSV = Path(__file__).resolve().parents[2] / "billing" / "data" / "price-list-2023-11-01.csv"
 
 
 def _prefixes(first: int, last: int) -> list[str]:
@@ -506,7 +506,6 @@ def test_operator_values_are_the_price_list_operator_names() -> None:
     assert [operator.value for operator in Operator] == ["telkomsel", "xl", "indosat", "three", "smartfren"]
 
 
-@pytest.mark.skipif(not PRICE_LIST_CSV.exists(), reason="shared price list not present")
 def test_operator_values_match_the_price_list_csv() -> None:
     with PRICE_LIST_CSV.open(newline="", encoding="utf-8") as handle:
         sms_operators = {row["operator"] for row in csv.DictReader(handle) if row["channel"] == "sms"}
