@@ -40,6 +40,20 @@ def page(live_server, eager_dispatch) -> Iterator[object]:  # type: ignore[no-un
         yield context.new_page()
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    _end_other_sessions()
+
+
+def _end_other_sessions() -> None:
+    """The live server's keep-alive threads may still hold a connection; end
+    them so the test database can be dropped at the end of the run."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
