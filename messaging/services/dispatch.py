@@ -328,7 +328,22 @@ def outbox_sweep(*, now: datetime | None = None, batch: int = 1000) -> dict[str,
     )
     for message_id, channel in rows:
         enqueue_dispatch(message_id, channel=channel)
-    return {"requeued": len(rows), "retaken": retaken, "fallbacks": fallbacks_due(now=now)}
+    return {"requeued": len(rows), "retaken": retaken, "fallbacks": fallbacks_due(now=now), **_hygiene(now)}
+
+
+def _hygiene(now: datetime) -> dict[str, int]:
+    """Clear sealed bodies nobody can need any more (once sent, a body is only
+    kept for a pending verification's fallback, and a day at most) and forget
+    receipts for ids that never turned up."""
+    day_ago = now - timedelta(days=1)
+    unsealed = (
+        Message.objects.exclude(sealed="")
+        .filter(status__in=[Message.Status.SENT, *Message.FINAL])
+        .filter(Q(updated_at__lt=day_ago) | ~Q(verification__status=Verification.Status.PENDING))
+        .update(sealed="")
+    )
+    forgotten, _ = PendingReport.objects.filter(created_at__lt=day_ago).delete()
+    return {"unsealed": unsealed, "stale_reports": forgotten}
 
 
 def fallbacks_due(*, now: datetime | None = None, batch: int = 500) -> int:

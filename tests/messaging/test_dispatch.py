@@ -212,7 +212,8 @@ def test_sweep_requeues_stale_queued_and_retakes_lost_claims(
         killed_worker = queue_verification(funded, to="0817-1234-5678")
         Message.objects.filter(pk=killed_worker.pk).update(status="sending", claimed_at=timezone.now())
     with time_machine.travel("2026-03-01 10:00:20 +0700", tick=False):
-        assert services.outbox_sweep() == {"requeued": 0, "retaken": 0, "fallbacks": 0}  # too early for both
+        result = services.outbox_sweep()
+        assert (result["requeued"], result["retaken"]) == (0, 0)  # too early for both
     with time_machine.travel(timezone.now() + timedelta(days=400), tick=False):
         pass
     with time_machine.travel("2026-03-01 10:03:00 +0700", tick=False):
@@ -239,3 +240,44 @@ def test_a_whatsapp_message_not_delivered_in_time_falls_back(funded: Cast, setti
     assert (fallback.channel, fallback.price) == ("sms", 650)
     assert Charge.objects.get(reference=message.id).reversed_at is None  # the first stays charged
     registry.reset()
+
+
+def test_refund_undelivered_policy_gives_the_charge_back(
+    funded: Cast,
+    scripted: Scripted,
+    settings,  # type: ignore[no-untyped-def]
+    django_capture_on_commit_callbacks,
+) -> None:
+    """R-PRE-4 with REFUND_UNDELIVERED on."""
+    settings.REFUND_UNDELIVERED = True
+    message = queue_verification(funded)
+    services.message_dispatch(message_id=message.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        report("p1", DeliveryState.UNDELIVERED)
+    assert Charge.objects.get(reference=message.id).reversed_at is not None
+    assert billing_selectors.balance(customer=funded.acme) == 100_000
+
+
+def test_sweep_forgets_old_secrets_and_stale_receipts(funded: Cast, scripted: Scripted) -> None:
+    with time_machine.travel("2026-03-01 10:00:00 +0700", tick=False):
+        message = queue_verification(funded)
+        services.message_dispatch(message_id=message.id)
+        report("nobody", DeliveryState.DELIVERED)
+    message.refresh_from_db()
+    assert message.sealed  # still needed: a fallback may resend the code
+    with time_machine.travel("2026-03-02 10:00:01 +0700", tick=False):
+        result = services.outbox_sweep()
+    message.refresh_from_db()
+    assert message.sealed == "" and result["unsealed"] == 1 and result["stale_reports"] == 1
+    assert not PendingReport.objects.exists()
+
+
+def test_sms_routes_pick_the_smpp_account_per_operator(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PROVIDER_SMS = "smpp"
+    settings.SMS_ROUTES = ["telkomsel=tsel", "default=main"]
+    assert registry.provider_name_for(channel="sms", operator="telkomsel") == "smpp:tsel"
+    assert registry.provider_name_for(channel="sms", operator="xl") == "smpp:main"
+    assert registry.provider_name_for(channel="sms", operator="xl", is_test=True) == "sandbox"
+    settings.PROVIDER_WA_OFFICIAL = "wa_cloud"
+    assert registry.provider_name_for(channel="wa_official") == "wa_cloud"
+    assert registry.provider_name_for(channel="wa") == "sandbox"

@@ -188,6 +188,18 @@ def test_badly_signed_callbacks_are_never_applied(funded: Cast, wa_cloud: WaClou
     assert status_of(body["message_id"]) == "sent"
 
 
+def test_duplicated_and_out_of_order_callbacks_apply_once_and_forward(funded: Cast, wa_cloud: WaCloudDevServer) -> None:
+    from messaging.models import MessageStatusChange
+
+    wa_cloud.script_callbacks(duplicate=True, out_of_order=True)
+    body = create(funded, "/api/v1/verifications", channel="wa_official")
+    services.message_dispatch(message_id=body["message_id"])
+    wait_for(lambda: len(wa_cloud.callbacks) >= 4 and wa_cloud.pending_callbacks == 0, timeout=10)
+    assert status_of(body["message_id"]) == "delivered"
+    moves = list(MessageStatusChange.objects.filter(message_id=body["message_id"]).values_list("new", flat=True))
+    assert moves.count("delivered") == 1 and moves[-1] == "delivered"
+
+
 def test_a_permanent_cloud_error_reverses_and_falls_back(funded: Cast, wa_cloud: WaCloudDevServer) -> None:
     wa_cloud.fail_destination(TO, 131026)
     body = create(funded, "/api/v1/verifications", channel="wa_official", fallback=["sms"])
