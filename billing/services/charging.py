@@ -125,19 +125,18 @@ def _charge_prepaid(
             f"Your balance of Rp {balance:,} cannot cover Rp {amount:,}.".replace(",", "."),
             details={"balance": balance, "price": amount},
         )
-    charge_row = Charge.objects.create(
-        customer=customer,
-        reference=reference,
-        mode=Charge.Mode.PREPAID,
-        channel=channel,
-        operator=operator,
-        phone=phone,
-        units=units,
-        tier=tier,
-        unit_price=unit_price,
-        amount=amount,
-        price_list_id=table.price_list_id,
-        created_at=now,
+    charge_row = _charge_row(
+        customer,
+        channel,
+        operator,
+        units,
+        reference,
+        phone,
+        now,
+        Charge.Mode.PREPAID,
+        tier,
+        unit_price,
+        table.price_list_id,
     )
     entries = []
     left = amount
@@ -175,10 +174,39 @@ def _charge_postpaid(
     table = table_in_force(jakarta_date(now))
     tier = table.postpaid_tier(_month_units(customer, now) + units)
     unit_price = table.unit_price(tier, channel, operator)
+    return _charge_row(
+        customer,
+        channel,
+        operator,
+        units,
+        reference,
+        phone,
+        now,
+        Charge.Mode.POSTPAID,
+        tier,
+        unit_price,
+        table.price_list_id,
+    )
+
+
+def _charge_row(
+    customer: Customer,
+    channel: str,
+    operator: str,
+    units: int,
+    reference: str,
+    phone: str,
+    now: datetime,
+    mode: str,
+    tier: int,
+    unit_price: int,
+    price_list_id: int,
+) -> Charge:
+    """The usage row both modes write; its reference is unique (idempotency)."""
     return Charge.objects.create(
         customer=customer,
         reference=reference,
-        mode=Charge.Mode.POSTPAID,
+        mode=mode,
         channel=channel,
         operator=operator,
         phone=phone,
@@ -186,7 +214,7 @@ def _charge_postpaid(
         tier=tier,
         unit_price=unit_price,
         amount=unit_price * units,
-        price_list_id=table.price_list_id,
+        price_list_id=price_list_id,
         created_at=now,
     )
 
