@@ -33,6 +33,7 @@ from billing.forms import add_service_error, service_error_text
 from billing.models import BillingAccount, Charge, DepositLot, LedgerEntry, Price, PriceList, PriceTier, TopUpRequest
 from billing.pricing import CSV_COLUMNS, jakarta_date
 from billing.templatetags.money import format_rupiah
+from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
 from otpportal.errors import ServiceError
 
 
@@ -145,23 +146,12 @@ class PriceListImportForm(ServiceForm):
         )
 
 
-class PriceTierInline(admin.TabularInline):
+class PriceTierInline(ReadOnlyInline):
     model = PriceTier
     fields = ["tier", "prepaid_min", "prepaid_max", "postpaid_min", "postpaid_max"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name = _("tier")
     verbose_name_plural = _("tiers (R-PL-2)")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PriceInline(PriceTierInline):
@@ -313,17 +303,6 @@ class DepositLotAdmin(ServiceFormAdmin):
 
 
 # --- Ledger and charges (read-only) -----------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LedgerEntry)

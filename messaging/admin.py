@@ -34,35 +34,8 @@ from messaging.models import (
     WebhookEndpoint,
 )
 from messaging.services.sending import enqueue_dispatch
+from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
 from otpportal.errors import ServiceError
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A list and a detail page to look at; no add, change or delete."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PhoneSearchMixin:

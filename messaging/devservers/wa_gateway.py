@@ -19,20 +19,12 @@ Scripting::
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
-from messaging.devservers.wa_cloud import (
-    CallbackSender,
-    DevServerBase,
-    ReceivedRequest,
-    Reply,
-    SentCallback,
-)
+from messaging.devservers._http import ReceivedRequest, Reply, ScriptedDevServer, digits
 from messaging.providers.wa_gateway import sign
 
 # Development credentials, never real ones.
@@ -66,7 +58,10 @@ class GatewayMessage:
     ref: str
 
 
-class WaGatewayDevServer(DevServerBase):
+class WaGatewayDevServer(ScriptedDevServer[GatewayMessage, GatewayCallbackScript, _Failure]):
+    """Our gateway contract's ``POST /send`` (one token, optionally one device),
+    and status callbacks signed with ``X-Gateway-Signature``."""
+
     def __init__(
         self,
         *,
@@ -78,42 +73,20 @@ class WaGatewayDevServer(DevServerBase):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(callback_url=callback_url, callback_delay=callback_delay, host=host, port=port)
         self.token = token
         self.device = device  # when set, a request naming another device is refused
         self.callback_secret = callback_secret
-        self.callback_url = callback_url
-        self.callback_delay = callback_delay
-        self._next_failures: list[_Failure] = []
-        self._target_failures: dict[str, _Failure] = {}
-        self._delays: list[float] = []
-        self._scripts: dict[str | None, GatewayCallbackScript] = {}
-        self._accepted: list[GatewayMessage] = []
-        self._callbacks = CallbackSender(type(self).__name__)
-
-    def start(self) -> Self:
-        self._callbacks.start()
-        return super().start()
-
-    def stop(self) -> None:
-        super().stop()
-        self._callbacks.stop()
 
     # scripting
     def fail_next(
         self, count: int, *, http_status: int = 200, reason: str = "", headers: dict[str, str] | None = None
     ) -> None:
         """Answer the next ``count`` sends with ``{"status": false, "reason": …}`` at ``http_status``."""
-        with self._lock:
-            self._next_failures.append(_Failure(http_status, reason, headers or {}, count))
+        self._fail_next(_Failure(http_status, reason, headers or {}, count))
 
     def fail_target(self, target: str, reason: str, *, http_status: int = 200, times: int | None = None) -> None:
-        with self._lock:
-            self._target_failures[_digits(target)] = _Failure(http_status, reason, remaining=times)
-
-    def delay_next(self, seconds: float, count: int = 1) -> None:
-        with self._lock:
-            self._delays.extend([seconds] * count)
+        self._fail_destination(target, _Failure(http_status, reason, remaining=times))
 
     def script_callbacks(
         self,
@@ -125,35 +98,9 @@ class WaGatewayDevServer(DevServerBase):
         out_of_order: bool = False,
         bad_signature: bool = False,
     ) -> None:
-        with self._lock:
-            self._scripts[_digits(target) if target else None] = GatewayCallbackScript(
-                final, reason, duplicate, out_of_order, bad_signature
-            )
-
-    # observation
-    @property
-    def accepted(self) -> list[GatewayMessage]:
-        with self._lock:
-            return list(self._accepted)
-
-    @property
-    def callbacks(self) -> list[SentCallback]:
-        return self._callbacks.sent
-
-    @property
-    def pending_callbacks(self) -> int:
-        return self._callbacks.pending
-
-    def wait_for_callbacks(self, count: int, timeout: float = 5.0) -> bool:
-        return self._callbacks.wait_for(count, timeout)
+        self._script(target, GatewayCallbackScript(final, reason, duplicate, out_of_order, bad_signature))
 
     # the API
-    def handle(self, request: ReceivedRequest) -> Reply:
-        with self._lock:
-            delay = self._delays.pop(0) if self._delays else 0.0
-        reply = self._answer(request)
-        return Reply(reply.status, reply.body, reply.content_type, reply.headers, delay)
-
     def _answer(self, request: ReceivedRequest) -> Reply:
         if request.header("Authorization") != self.token:
             return _refusal(401, "invalid token")
@@ -163,7 +110,7 @@ class WaGatewayDevServer(DevServerBase):
         if not isinstance(data, dict):
             return _refusal(400, "invalid json")
         target = str(data.get("target", ""))
-        failure = self._take_failure(_digits(target))
+        failure = self._take_failure(digits(target))
         if failure is not None:
             return _refusal(failure.http_status, failure.reason or "server busy", failure.headers)
         if not re.fullmatch(r"\d{8,15}", target):
@@ -175,50 +122,18 @@ class WaGatewayDevServer(DevServerBase):
         if self.device and device != self.device:
             return _refusal(200, "device not found")
         message = GatewayMessage(secrets.token_hex(10), target, text, device, str(data.get("ref", "")))
-        with self._lock:
-            self._accepted.append(message)
-            script = self._scripts.get(target) or self._scripts.get(None) or GatewayCallbackScript()
-        self._schedule_callbacks(message, script)
+        self._accept(target, message, GatewayCallbackScript())
         return Reply.json(200, {"status": True, "id": message.id, "target": target, "detail": "queued"})
 
-    def _take_failure(self, target: str) -> _Failure | None:
-        with self._lock:
-            for failure in (self._target_failures.get(target), *self._next_failures):
-                if failure is None:
-                    continue
-                if failure.remaining is not None:
-                    failure.remaining -= 1
-                    if failure.remaining <= 0:
-                        if self._target_failures.get(target) is failure:
-                            del self._target_failures[target]
-                        else:
-                            self._next_failures.remove(failure)
-                return failure
-        return None
-
     # callbacks
-    def _schedule_callbacks(self, message: GatewayMessage, script: GatewayCallbackScript) -> None:
-        if self.callback_url is None or script.final == "none":
-            return
-        names = {
-            "delivered": ["sent", "delivered"],
-            "read": ["sent", "delivered", "read"],
-            "failed": ["sent", "failed"],
-        }
-        now = int(time.time())
-        events = [
-            self.status_event(message.id, name, now + i, script.reason if name == "failed" else None)
-            for i, name in enumerate(names.get(script.final, ["sent", "delivered"]))
-        ]
-        if script.out_of_order:
-            events.reverse()
-        if script.duplicate:
-            events = [e for e in events for _ in range(2)]
-        for event in events:
-            body = json.dumps(event).encode()
-            secret = self.callback_secret + "-wrong" if script.bad_signature else self.callback_secret
-            headers = {"Content-Type": "application/json", "X-Gateway-Signature": sign(body, secret)}
-            self._callbacks.schedule(self.callback_delay, self.callback_url, body, headers)
+    def _callback_payload(
+        self, message: GatewayMessage, script: GatewayCallbackScript, status: str, timestamp: int
+    ) -> dict[str, Any]:
+        return self.status_event(message.id, status, timestamp, script.reason if status == "failed" else None)
+
+    def _signature_headers(self, body: bytes, bad_signature: bool) -> dict[str, str]:
+        secret = self.callback_secret + "-wrong" if bad_signature else self.callback_secret
+        return {"X-Gateway-Signature": sign(body, secret)}
 
     @staticmethod
     def status_event(gateway_id: str, status: str, timestamp: int, reason: str | None = None) -> dict[str, Any]:
@@ -227,7 +142,3 @@ class WaGatewayDevServer(DevServerBase):
 
 def _refusal(status: int, reason: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply.json(status, {"status": False, "reason": reason}, headers=headers or {})
-
-
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value or "")

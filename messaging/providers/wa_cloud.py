@@ -41,15 +41,9 @@ from types import MappingProxyType
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from messaging.providers.base import (
-    DeliveryReport,
-    DeliveryState,
-    OutboundMessage,
-    Outcome,
-    ProviderResult,
-)
+from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
+from messaging.providers.http import JsonHttpProvider, json_object, retry_after_header
 
 logger = logging.getLogger(__name__)
 
@@ -212,45 +206,30 @@ def build_payload(message: OutboundMessage, config: WaCloudConfig) -> dict[str, 
     }
 
 
-class WaCloudProvider:
+class WaCloudProvider(JsonHttpProvider[WaCloudConfig]):
     name = PROVIDER_NAME
+    config_type = WaCloudConfig
+    required = MappingProxyType({"token": "WA_CLOUD_TOKEN", "phone_number_id": "WA_CLOUD_PHONE_NUMBER_ID"})
 
-    def __init__(self, config: WaCloudConfig | None = None, *, session: requests.Session | None = None) -> None:
-        self.config = config if config is not None else WaCloudConfig.from_settings()
-        self._session = session if session is not None else _pooled_session(self.config.pool_size)
-
-    def close(self) -> None:
-        self._session.close()
-
-    def send(self, message: OutboundMessage) -> ProviderResult:
-        if not (self.config.token and self.config.phone_number_id):
-            logger.error("wa_cloud send %s: WA_CLOUD_TOKEN or WA_CLOUD_PHONE_NUMBER_ID is not set", message.id)
-            return ProviderResult(
-                Outcome.PERMANENT, error_code="not_configured", error_message="provider not configured"
-            )
+    def _send(self, message: OutboundMessage) -> ProviderResult:
         if not message.code:
             return ProviderResult(
                 Outcome.PERMANENT, error_code="missing_code", error_message="no code for the template"
             )
         if not _digits(message.to):
             return ProviderResult(Outcome.PERMANENT, error_code="invalid_to", error_message="no digits in destination")
-        try:
-            response = self._session.post(
-                self.config.messages_url,
-                json=build_payload(message, self.config),
-                headers={"Authorization": f"Bearer {self.config.token}", "Accept": "application/json"},
-                timeout=self.config.timeout,
-            )
-        except requests.Timeout as exc:
-            logger.warning("wa_cloud send %s timed out: %s", message.id, exc)
-            return ProviderResult(Outcome.RETRY, error_code="timeout", error_message=str(exc))
-        except requests.RequestException as exc:
-            logger.warning("wa_cloud send %s connection error: %s", message.id, exc)
-            return ProviderResult(Outcome.RETRY, error_code="connection_error", error_message=type(exc).__name__)
+        response = self._post(
+            message,
+            self.config.messages_url,
+            build_payload(message, self.config),
+            {"Authorization": f"Bearer {self.config.token}", "Accept": "application/json"},
+        )
+        if isinstance(response, ProviderResult):
+            return response
         return self._result(message, response)
 
     def _result(self, message: OutboundMessage, response: requests.Response) -> ProviderResult:
-        data = _json_object(response)
+        data = json_object(response)
         if 200 <= response.status_code < 300:
             wamid = _first_message_id(data)
             if wamid:
@@ -267,7 +246,7 @@ class WaCloudProvider:
         details = error.get("error_data", {}).get("details") if isinstance(error.get("error_data"), dict) else None
         if details:
             text = f"{text}: {details}"
-        retry_after = _retry_after_header(response) if rule.outcome is Outcome.RETRY else None
+        retry_after = retry_after_header(response) if rule.outcome is Outcome.RETRY else None
         if retry_after is None and rule.outcome is Outcome.RETRY:
             retry_after = rule.retry_after
         log = logger.error if rule.operator_alert else logger.info
@@ -287,25 +266,8 @@ class WaCloudProvider:
         )
 
 
-def _pooled_session(pool_size: int) -> requests.Session:
-    session = requests.Session()
-    # No automatic retries: the dispatch service decides (a retried POST may double-send).
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 def _digits(number: str) -> str:
     return re.sub(r"\D", "", number or "")
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _first_message_id(data: dict[str, Any]) -> str:
@@ -325,15 +287,6 @@ def _int_or_none(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
-
-
-def _retry_after_header(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP-date or nothing: let the dispatcher's backoff decide
-    return seconds if seconds >= 0 else None
 
 
 # --- Webhooks -----------------------------------------------------------------
@@ -415,12 +368,7 @@ def _parse_change(change: object) -> list[DeliveryReport]:
     if not isinstance(statuses, list):
         logger.warning("wa_cloud callback: statuses is not a list, skipped")
         return []
-    reports = []
-    for status in statuses:
-        report = _parse_status(status)
-        if report is not None:
-            reports.append(report)
-    return reports
+    return [report for report in map(_parse_status, statuses) if report is not None]
 
 
 def _parse_status(status: object) -> DeliveryReport | None:

@@ -58,15 +58,9 @@ from types import MappingProxyType
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from messaging.providers.base import (
-    DeliveryReport,
-    DeliveryState,
-    OutboundMessage,
-    Outcome,
-    ProviderResult,
-)
+from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
+from messaging.providers.http import JsonHttpProvider, json_object, retry_after_header
 
 logger = logging.getLogger(__name__)
 
@@ -138,54 +132,27 @@ def reason_code(reason: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", normalize_reason(reason)).strip("_")
 
 
-class WaGatewayProvider:
+class WaGatewayProvider(JsonHttpProvider[WaGatewayConfig]):
     name = PROVIDER_NAME
+    config_type = WaGatewayConfig
+    required = MappingProxyType({"base_url": "WA_GATEWAY_BASE_URL", "token": "WA_GATEWAY_TOKEN"})
 
-    def __init__(self, config: WaGatewayConfig | None = None, *, session: requests.Session | None = None) -> None:
-        self.config = config if config is not None else WaGatewayConfig.from_settings()
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.config.pool_size, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self._session = session
-
-    def close(self) -> None:
-        self._session.close()
-
-    def send(self, message: OutboundMessage) -> ProviderResult:
-        if not (self.config.base_url and self.config.token):
-            logger.error("wa_gateway send %s: WA_GATEWAY_BASE_URL or WA_GATEWAY_TOKEN is not set", message.id)
-            return ProviderResult(
-                Outcome.PERMANENT, error_code="not_configured", error_message="provider not configured"
-            )
+    def _send(self, message: OutboundMessage) -> ProviderResult:
         target = re.sub(r"\D", "", message.to or "")
         if not target:
             return ProviderResult(Outcome.PERMANENT, error_code="invalid_to", error_message="no digits in destination")
         body: dict[str, Any] = {"target": target, "message": message.text, "ref": message.id}
         if self.config.device_id:
             body["device"] = self.config.device_id
-        try:
-            response = self._session.post(
-                self.config.send_url,
-                json=body,
-                headers={"Authorization": self.config.token, "Accept": "application/json"},
-                timeout=self.config.timeout,
-            )
-        except requests.Timeout as exc:
-            logger.warning("wa_gateway send %s timed out: %s", message.id, exc)
-            return ProviderResult(Outcome.RETRY, error_code="timeout", error_message=str(exc))
-        except requests.RequestException as exc:
-            logger.warning("wa_gateway send %s connection error: %s", message.id, exc)
-            return ProviderResult(Outcome.RETRY, error_code="connection_error", error_message=type(exc).__name__)
+        response = self._post(
+            message, self.config.send_url, body, {"Authorization": self.config.token, "Accept": "application/json"}
+        )
+        if isinstance(response, ProviderResult):
+            return response
         return self._result(message, response)
 
     def _result(self, message: OutboundMessage, response: requests.Response) -> ProviderResult:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        data = data if isinstance(data, dict) else {}
+        data = json_object(response)
         status = response.status_code
         reason = str(data.get("reason") or data.get("message") or "")
 
@@ -212,20 +179,12 @@ class WaGatewayProvider:
 
         retry_after = None
         if rule.outcome is Outcome.RETRY:
-            retry_after = _retry_after_header(response)
+            retry_after = retry_after_header(response)
             if retry_after is None:
                 retry_after = rule.retry_after
         log = logger.error if rule.operator_alert else logger.info
         log("wa_gateway send %s refused: HTTP %s reason %r -> %s", message.id, status, reason, rule.outcome)
         return ProviderResult(rule.outcome, error_code=code, error_message=reason[:500], retry_after=retry_after)
-
-
-def _retry_after_header(response: requests.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 # --- Callbacks ----------------------------------------------------------------
@@ -259,12 +218,7 @@ _STATES: Mapping[str, DeliveryState] = MappingProxyType(
 def parse_callback(payload: Mapping[str, Any] | list[Any]) -> list[DeliveryReport]:
     """Delivery reports in a callback body (one object or an array); malformed ones are logged and skipped."""
     items = payload if isinstance(payload, list) else [payload]
-    reports = []
-    for item in items:
-        report = _parse_event(item)
-        if report is not None:
-            reports.append(report)
-    return reports
+    return [report for report in map(_parse_event, items) if report is not None]
 
 
 def _parse_event(event: object) -> DeliveryReport | None:

@@ -3,72 +3,30 @@ admin (R-PRE-1); the ledger and charges are read-only there."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any
-
 import pytest
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from pytest_django.fixtures import Settings
 
 from accounts.models import Customer
 from billing import services
 from billing.models import BillingAccount, DepositLot, LedgerEntry, TopUpRequest
-from otpportal.celery import app
 from tests.conftest import Cast
 from tests.factories import TEST_PASSWORD
+from tests.helpers import (
+    Capture,
+    media_root_fixture,  # noqa: F401 - autouse
+    staff_fixture,  # noqa: F401 - the staff fixture
+    tiny_png,
+    topup_request,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
-Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
 LOT_ADD = "/admin/billing/depositlot/add/"
 
 
-@pytest.fixture(autouse=True)
-def eager_tasks() -> Iterator[None]:
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture(autouse=True)
-def media(settings: Settings, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def staff(cast: Cast) -> Client:
-    client = Client()
-    response = client.post("/login/", {"username": cast.staff.email, "password": TEST_PASSWORD})
-    assert response.status_code == 302
-    return client
-
-
-def tiny_png() -> bytes:
-    """A valid 1x1 PNG, built by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
 def pending_request(cast: Cast, amount: int = 2_500_000, reference: str = "BCA-TRX-9") -> TopUpRequest:
-    return services.topup_request_create(
-        customer=cast.acme,
-        requested_by=cast.owner,
-        amount=amount,
-        proof=SimpleUploadedFile("bukti.png", tiny_png(), content_type="image/png"),
-        transfer_reference=reference,
-    )
+    return topup_request(cast, amount=amount, reference=reference, proof_name="bukti.png")
 
 
 def change_url(topup: TopUpRequest) -> str:

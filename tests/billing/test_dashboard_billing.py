@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import struct
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core import mail
@@ -25,56 +19,28 @@ from accounts.models import Membership
 from billing import services
 from billing.models import BillingAccount, LedgerEntry, TopUpRequest
 from billing.services import daily_run
-from otpportal.celery import app
 from tests.conftest import Cast
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import (
+    Capture,
+    media_root_fixture,  # noqa: F401 - autouse
+    money_fixture,  # noqa: F401 - the money fixture
+    png_proof,
+    signed_in,
+    tiny_png,
+)
 
-pytestmark = pytest.mark.django_db
-
-Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks() -> Iterator[None]:
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
 @pytest.fixture(autouse=True)
-def media(settings: Settings, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path
+def finance_admins(settings: Settings) -> None:
     settings.ADMINS = [("Finance", "finance@otp.test")]
-
-
-def signed_in(email: str) -> Client:
-    client = Client()
-    response = client.post("/login/", {"username": email, "password": TEST_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    return client
-
-
-def tiny_png() -> bytes:
-    """A valid 1x1 PNG, built by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def csv_rows(response: StreamingHttpResponse) -> list[list[str]]:
     text = b"".join(response.streaming_content).decode()
     return list(csv.reader(io.StringIO(text)))
-
-
-@pytest.fixture
-def money(cast: Cast) -> None:
-    services.lot_create(customer=cast.acme, amount=2_500_000, reference="ACME-BCA-1")
-    services.lot_create(customer=cast.globex, amount=750_000, reference="GLOBEX-BCA-1")
 
 
 # --- Balance -------------------------------------------------------------------
@@ -234,7 +200,7 @@ def test_topup_page_shows_bank_details(cast: Cast, settings: Settings) -> None:
 
 def test_topup_request_with_a_png_proof(cast: Cast, django_capture_on_commit_callbacks: Capture) -> None:
     client = signed_in(cast.owner.email)
-    proof = SimpleUploadedFile("bukti-transfer.png", tiny_png(), content_type="image/png")
+    proof = png_proof("bukti-transfer.png")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/billing/topup/", {"amount": "2000000", "transfer_reference": "BCA 25/11", "proof": proof}
@@ -277,7 +243,7 @@ def test_proof_larger_than_5_mb_is_refused(cast: Cast) -> None:
 
 @pytest.mark.parametrize("amount", ["0", "-1", "12.5", ""])
 def test_bad_topup_amount_is_refused(cast: Cast, amount: str) -> None:
-    proof = SimpleUploadedFile("bukti.png", tiny_png(), content_type="image/png")
+    proof = png_proof()
     response = signed_in(cast.owner.email).post("/billing/topup/", {"amount": amount, "proof": proof})
     assert response.status_code == 400
     assert not TopUpRequest.objects.exists()
@@ -288,7 +254,7 @@ def test_developer_gets_the_forbidden_page_on_topup(cast: Cast) -> None:
     response = client.get("/billing/topup/")
     assert response.status_code == 403
     assert "Tidak diizinkan" in response.content.decode()
-    proof = SimpleUploadedFile("bukti.png", tiny_png(), content_type="image/png")
+    proof = png_proof()
     assert client.post("/billing/topup/", {"amount": "500000", "proof": proof}).status_code == 403
     assert not TopUpRequest.objects.exists()
 

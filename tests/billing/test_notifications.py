@@ -3,51 +3,25 @@ and a body in Indonesian, with amounts in rupiah."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import Context, Template
 from django.utils import timezone, translation
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
 from billing import notifications, services
-from billing.models import TopUpRequest
 from billing.templatetags.money import format_rupiah
-from otpportal.celery import app
 from tests.conftest import Cast
+from tests.helpers import media_root_fixture, topup_request  # noqa: F401 - media_root is autouse
 
-pytestmark = pytest.mark.django_db
-
-
-def tiny_png() -> bytes:
-    """A valid 1x1 PNG, built by hand."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks() -> Iterator[None]:
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
-
-
-@pytest.fixture(autouse=True)
-def media(settings: Settings, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path
+def finance_admins(settings: Settings) -> None:
     settings.ADMINS = [("Finance", "finance@otp.test")]
 
 
@@ -63,16 +37,6 @@ def assert_well_formed(message: mail.EmailMessage) -> None:
     assert "{%" not in message.body and "{{" not in message.body
     assert "Acme Shop" in message.body  # the greeting names the customer
     assert "PT. Adsmedia Digital Indonesia" in message.body
-
-
-def topup_request(cast: Cast, *, amount: int = 2_500_000, reference: str = "BCA-777") -> TopUpRequest:
-    return services.topup_request_create(
-        customer=cast.acme,
-        requested_by=cast.owner,
-        amount=amount,
-        proof=SimpleUploadedFile("proof.png", tiny_png(), content_type="image/png"),
-        transfer_reference=reference,
-    )
 
 
 def test_rupiah_filters_use_indonesian_grouping_without_decimals() -> None:

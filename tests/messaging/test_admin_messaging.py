@@ -4,8 +4,6 @@ customers' verification texts (saved through the same use case)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -14,8 +12,6 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.utils.html import escape
 
-from accounts.models import ApiKey
-from accounts.selectors import api_key_for_secret
 from billing import services as billing
 from messaging import services
 from messaging.models import (
@@ -30,31 +26,16 @@ from messaging.models import (
     WebhookEndpoint,
 )
 from tests.conftest import Cast, api_client
-from tests.factories import TEST_PASSWORD
+from tests.helpers import (
+    Capture,
+    api_key_for,
+    signed_in,
+    staff_fixture,  # noqa: F401 - the staff fixture
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
-Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
-
 NUMBER = "+6281234567890"
-
-
-def signed_in(email: str) -> Client:
-    client = Client()
-    response = client.post("/login/", {"username": email, "password": TEST_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    return client
-
-
-def key(secret: str) -> ApiKey:
-    api_key = api_key_for_secret(secret)
-    assert api_key is not None
-    return api_key
-
-
-@pytest.fixture
-def staff(cast: Cast) -> Client:
-    return signed_in(cast.staff.email)
 
 
 @pytest.fixture
@@ -64,8 +45,8 @@ def traffic(cast: Cast, django_capture_on_commit_callbacks: Capture) -> dict[str
     billing.lot_create(customer=cast.acme, amount=2_500_000, reference="ACME-BCA-1")
     endpoint = services.endpoint_create(customer=cast.acme, url="http://127.0.0.1:1/x")
     with django_capture_on_commit_callbacks(execute=True):
-        verification, delivered = services.verification_start(api_key=key(cast.acme_live_key), to=NUMBER)
-    stuck = services.message_send(api_key=key(cast.acme_test_key), to=NUMBER, text="Kode OTP Anda 482913")
+        verification, delivered = services.verification_start(api_key=api_key_for(cast.acme_live_key), to=NUMBER)
+    stuck = services.message_send(api_key=api_key_for(cast.acme_test_key), to=NUMBER, text="Kode OTP Anda 482913")
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
     assert delivery is not None
     services.template_set(customer=cast.acme, locale="id", body="{brand}: kode {code}")

@@ -4,18 +4,12 @@ member sees only its own customer's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any
-
 import pytest
 from django.test import Client
 from django.utils.html import escape
 
 from accounts import services as account_services
 from accounts.models import ApiKey, Membership
-from accounts.selectors import api_key_for_secret
-from billing import services as billing
 from billing.models import DepositLot
 from billing.templatetags.money import format_rupiah
 from messaging import phones, services
@@ -29,23 +23,20 @@ from messaging.models import (
     WebhookEndpoint,
 )
 from tests.conftest import Cast
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import (
+    Capture,
+    api_key_for,
+    money_fixture,  # noqa: F401 - the money fixture
+    signed_in,
+)
 from tests.messaging.helpers import sandbox_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
-Capture = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
-
 NUMBER = "+6281234567890"
 OTHER_NUMBER = "+6281298765432"
 UNREACHABLE = "http://127.0.0.1:1/x"
-
-
-def signed_in(email: str) -> Client:
-    client = Client()
-    response = client.post("/login/", {"username": email, "password": TEST_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    return client
 
 
 def billing_member(cast: Cast) -> str:
@@ -54,20 +45,8 @@ def billing_member(cast: Cast) -> str:
     return user.email
 
 
-def key(secret: str) -> ApiKey:
-    api_key = api_key_for_secret(secret)
-    assert api_key is not None
-    return api_key
-
-
-@pytest.fixture
-def money(cast: Cast) -> None:
-    billing.lot_create(customer=cast.acme, amount=2_500_000, reference="ACME-BCA-1")
-    billing.lot_create(customer=cast.globex, amount=750_000, reference="GLOBEX-BCA-1")
-
-
 def send(secret: str, to: str = NUMBER, text: str = "Kode OTP Anda 482913", channel: str = "sms") -> Message:
-    return services.message_send(api_key=key(secret), to=to, text=text, channel=channel)
+    return services.message_send(api_key=api_key_for(secret), to=to, text=text, channel=channel)
 
 
 # --- Messages ---------------------------------------------------------------------------
@@ -120,7 +99,7 @@ def test_messages_are_paginated_and_filters_survive_paging(cast: Cast) -> None:
 
 def test_a_globex_member_never_sees_acme_messages(cast: Cast, money: None) -> None:
     ours = send(cast.acme_live_key)
-    verification, _ = services.verification_start(api_key=key(cast.acme_live_key), to=NUMBER)
+    verification, _ = services.verification_start(api_key=api_key_for(cast.acme_live_key), to=NUMBER)
     client = signed_in(cast.stranger.email)
     client.post("/switch-customer/", {"customer": "acme"})  # not a member: ignored
     for url in ("/messaging/messages/", "/messaging/verifications/", "/messaging/sandbox/"):
@@ -134,7 +113,7 @@ def test_message_detail_shows_the_status_history_and_the_masked_body(
     cast: Cast, money: None, django_capture_on_commit_callbacks: Capture
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        verification, message = services.verification_start(api_key=key(cast.acme_live_key), to=NUMBER)
+        verification, message = services.verification_start(api_key=api_key_for(cast.acme_live_key), to=NUMBER)
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED  # sandbox provider, tasks inline
     code = sandbox_code(NUMBER)
@@ -157,10 +136,10 @@ def test_message_detail_shows_the_status_history_and_the_masked_body(
 
 
 def test_verifications_page_shows_status_attempts_sends_and_expiry(cast: Cast, money: None) -> None:
-    ours, _ = services.verification_start(api_key=key(cast.acme_live_key), to=NUMBER, reference="order-991")
+    ours, _ = services.verification_start(api_key=api_key_for(cast.acme_live_key), to=NUMBER, reference="order-991")
     _, valid = services.verification_check(customer=cast.acme, verification_id=ours.id, code="not-it")
     assert not valid
-    theirs, _ = services.verification_start(api_key=key(cast.globex_live_key), to=NUMBER)
+    theirs, _ = services.verification_start(api_key=api_key_for(cast.globex_live_key), to=NUMBER)
     ours.refresh_from_db()
     response = signed_in(cast.owner.email).get("/messaging/verifications/")
     assert response.status_code == 200
@@ -180,7 +159,7 @@ def test_sandbox_shows_the_clear_text_of_a_test_key_send(
     cast: Cast, django_capture_on_commit_callbacks: Capture
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        services.verification_start(api_key=key(cast.acme_test_key), to=NUMBER)
+        services.verification_start(api_key=api_key_for(cast.acme_test_key), to=NUMBER)
     code = sandbox_code(NUMBER)
     client = signed_in(cast.owner.email)
     response = client.get("/messaging/sandbox/")
@@ -202,7 +181,9 @@ def test_the_sandbox_test_send_form_sends_with_the_test_key_free_of_charge(
         response = client.post("/messaging/sandbox/send/", {"to": "0812-3456-7890", "channel": "sms", "locale": "en"})
     assert response.status_code == 302 and response["Location"] == "/messaging/sandbox/"
     verification = Verification.objects.get(customer=cast.acme)
-    assert verification.is_test and verification.api_key == key(cast.acme_test_key) and verification.locale == "en"
+    assert (
+        verification.is_test and verification.api_key == api_key_for(cast.acme_test_key) and verification.locale == "en"
+    )
     message = Message.objects.get(verification=verification)
     assert message.is_test and not message.charged
     assert sum(DepositLot.objects.filter(customer=cast.acme).values_list("remaining", flat=True)) == balance_before
@@ -223,11 +204,11 @@ def test_the_sandbox_send_uses_the_newest_active_test_key(
     account_services.api_key_revoke(api_key=newer.api_key)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/messaging/sandbox/send/", {"to": OTHER_NUMBER, "channel": "sms", "locale": "id"})
-    assert Verification.objects.get(customer=cast.acme, to=OTHER_NUMBER).api_key == key(cast.acme_test_key)
+    assert Verification.objects.get(customer=cast.acme, to=OTHER_NUMBER).api_key == api_key_for(cast.acme_test_key)
 
 
 def test_without_a_test_key_the_sandbox_offers_to_create_one(cast: Cast) -> None:
-    account_services.api_key_revoke(api_key=key(cast.acme_test_key))
+    account_services.api_key_revoke(api_key=api_key_for(cast.acme_test_key))
     client = signed_in(cast.owner.email)
     html = client.get("/messaging/sandbox/").content.decode()
     assert "/messaging/api-keys/" in html and 'action="/messaging/sandbox/send/"' not in html

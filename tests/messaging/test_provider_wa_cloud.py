@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -21,20 +20,15 @@ from messaging.providers.wa_cloud import (
     signature_header,
     verify_signature,
 )
+from tests.messaging import providers_helpers as helpers
+from tests.messaging.providers_helpers import receiver_fixture  # noqa: F401 - the receiver fixture
 
 TO = "+6281234567890"
 
 
 @pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    with CallbackReceiver() as running:
-        yield running
-
-
-@pytest.fixture
 def server() -> Iterator[WaCloudDevServer]:
-    with WaCloudDevServer() as running:
-        yield running
+    yield from helpers.running(WaCloudDevServer())
 
 
 def config_for(server: WaCloudDevServer, **overrides: object) -> WaCloudConfig:
@@ -44,17 +38,13 @@ def config_for(server: WaCloudDevServer, **overrides: object) -> WaCloudConfig:
         "token": server.token,
         "phone_number_id": server.phone_number_id,
         "app_secret": server.app_secret,
-        "timeout": 2.0,
     }
-    values.update(overrides)
-    return WaCloudConfig(**values)  # type: ignore[arg-type]
+    return helpers.config_with(WaCloudConfig, values, overrides)
 
 
 @pytest.fixture
 def provider(server: WaCloudDevServer) -> Iterator[WaCloudProvider]:
-    built = WaCloudProvider(config_for(server))
-    yield built
-    built.close()
+    yield from helpers.closing(WaCloudProvider(config_for(server)))
 
 
 def otp(to: str = TO, code: str = "482913", locale: str = "id", msg_id: str = "msg_1") -> OutboundMessage:
@@ -270,11 +260,8 @@ def test_read_timeout_is_retry(server: WaCloudDevServer) -> None:
 
 
 def test_connection_refused_is_retry() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
     provider = WaCloudProvider(
-        WaCloudConfig(base_url=f"http://127.0.0.1:{closed_port}", token="t", phone_number_id="1", timeout=1.0)
+        WaCloudConfig(base_url=f"http://127.0.0.1:{helpers.closed_port()}", token="t", phone_number_id="1", timeout=1.0)
     )
 
     result = provider.send(otp())
@@ -491,21 +478,17 @@ def start_server_with_callbacks(receiver: CallbackReceiver) -> WaCloudDevServer:
 
 def test_dev_server_posts_signed_sent_then_delivered_callbacks(receiver: CallbackReceiver) -> None:
     server = start_server_with_callbacks(receiver)
-    try:
-        result = WaCloudProvider(config_for(server)).send(otp())
-        assert receiver.wait_for_requests(2, timeout=5)
-        assert server.wait_for_callbacks(2, timeout=5)
-    finally:
-        server.stop()
+    result = helpers.send_with_callbacks(
+        server, WaCloudProvider(config_for(server)), otp(), receiver, 2, wait_for_sent=True
+    )
 
     arrived = receiver.requests
     assert all(r.path == "/callback" and r.method == "POST" for r in arrived)
     assert all(verify_signature(r.body, r.header("X-Hub-Signature-256"), server.app_secret) for r in arrived)
     reports = [report for r in arrived for report in parse_callback(json.loads(r.body))]
-    assert [(r.provider_message_id, r.state) for r in reports] == [
-        (result.provider_message_id, DeliveryState.SENT),
-        (result.provider_message_id, DeliveryState.DELIVERED),
-    ]
+    assert [(r.provider_message_id, r.state) for r in reports] == helpers.sent_then_delivered(
+        result.provider_message_id
+    )
     first = arrived[0].json
     assert first["object"] == "whatsapp_business_account"
     value = first["entry"][0]["changes"][0]["value"]
@@ -517,11 +500,7 @@ def test_dev_server_posts_signed_sent_then_delivered_callbacks(receiver: Callbac
 def test_dev_server_scripted_failure_callback_is_undelivered(receiver: CallbackReceiver) -> None:
     server = start_server_with_callbacks(receiver)
     server.script_callbacks(to="+6281234567890", final="failed", error_code=131026)
-    try:
-        WaCloudProvider(config_for(server)).send(otp())
-        assert receiver.wait_for_requests(2, timeout=5)
-    finally:
-        server.stop()
+    helpers.send_with_callbacks(server, WaCloudProvider(config_for(server)), otp(), receiver, 2)
 
     reports = [report for r in receiver.requests for report in parse_callback(r.json)]
     assert [(r.state, r.error_code) for r in reports] == [
@@ -533,11 +512,7 @@ def test_dev_server_scripted_failure_callback_is_undelivered(receiver: CallbackR
 def test_dev_server_can_send_duplicate_out_of_order_badly_signed_callbacks(receiver: CallbackReceiver) -> None:
     server = start_server_with_callbacks(receiver)
     server.script_callbacks(duplicate=True, out_of_order=True, bad_signature=True)
-    try:
-        WaCloudProvider(config_for(server)).send(otp())
-        assert receiver.wait_for_requests(4, timeout=5)
-    finally:
-        server.stop()
+    helpers.send_with_callbacks(server, WaCloudProvider(config_for(server)), otp(), receiver, 4)
 
     arrived = receiver.requests
     states = [parse_callback(r.json)[0].state for r in arrived]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -21,20 +20,15 @@ from messaging.providers.wa_gateway import (
     sign,
     verify_signature,
 )
+from tests.messaging import providers_helpers as helpers
+from tests.messaging.providers_helpers import receiver_fixture  # noqa: F401 - the receiver fixture
 
 TO = "+6281234567890"
 
 
 @pytest.fixture
 def server() -> Iterator[WaGatewayDevServer]:
-    with WaGatewayDevServer() as running:
-        yield running
-
-
-@pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    with CallbackReceiver() as running:
-        yield running
+    yield from helpers.running(WaGatewayDevServer())
 
 
 def config_for(server: WaGatewayDevServer, **overrides: object) -> WaGatewayConfig:
@@ -42,17 +36,13 @@ def config_for(server: WaGatewayDevServer, **overrides: object) -> WaGatewayConf
         "base_url": server.base_url,
         "token": server.token,
         "callback_secret": server.callback_secret,
-        "timeout": 2.0,
     }
-    values.update(overrides)
-    return WaGatewayConfig(**values)  # type: ignore[arg-type]
+    return helpers.config_with(WaGatewayConfig, values, overrides)
 
 
 @pytest.fixture
 def provider(server: WaGatewayDevServer) -> Iterator[WaGatewayProvider]:
-    built = WaGatewayProvider(config_for(server))
-    yield built
-    built.close()
+    yield from helpers.closing(WaGatewayProvider(config_for(server)))
 
 
 def otp(to: str = TO, msg_id: str = "msg_1") -> OutboundMessage:
@@ -196,12 +186,8 @@ def test_read_timeout_is_retry(server: WaGatewayDevServer) -> None:
 
 
 def test_connection_refused_is_retry() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-
     result = WaGatewayProvider(
-        WaGatewayConfig(base_url=f"http://127.0.0.1:{closed_port}", token="t", timeout=1.0)
+        WaGatewayConfig(base_url=f"http://127.0.0.1:{helpers.closed_port()}", token="t", timeout=1.0)
     ).send(otp())
 
     assert result.outcome is Outcome.RETRY
@@ -326,20 +312,16 @@ def test_parse_callback_skips_malformed_events_without_raising(payload: object) 
 
 def test_dev_server_posts_signed_sent_then_delivered_callbacks(receiver: CallbackReceiver) -> None:
     server = WaGatewayDevServer(callback_url=receiver.url, callback_delay=0.01).start()
-    try:
-        result = WaGatewayProvider(config_for(server)).send(otp())
-        assert receiver.wait_for_requests(2, timeout=5)
-        assert server.wait_for_callbacks(2, timeout=5)
-    finally:
-        server.stop()
+    result = helpers.send_with_callbacks(
+        server, WaGatewayProvider(config_for(server)), otp(), receiver, 2, wait_for_sent=True
+    )
 
     arrived = receiver.requests
     assert all(verify_signature(r.body, r.header("X-Gateway-Signature"), server.callback_secret) for r in arrived)
     reports = [report for r in arrived for report in parse_callback(json.loads(r.body))]
-    assert [(r.provider_message_id, r.state) for r in reports] == [
-        (result.provider_message_id, DeliveryState.SENT),
-        (result.provider_message_id, DeliveryState.DELIVERED),
-    ]
+    assert [(r.provider_message_id, r.state) for r in reports] == helpers.sent_then_delivered(
+        result.provider_message_id
+    )
     assert [c.status for c in server.callbacks] == [200, 200]
 
 
@@ -353,11 +335,7 @@ def test_dev_server_scripted_callbacks_fail_duplicate_reverse_and_badly_signed(r
         out_of_order=True,
         bad_signature=True,
     )
-    try:
-        WaGatewayProvider(config_for(server)).send(otp())
-        assert receiver.wait_for_requests(4, timeout=5)
-    finally:
-        server.stop()
+    helpers.send_with_callbacks(server, WaGatewayProvider(config_for(server)), otp(), receiver, 4)
 
     arrived = receiver.requests
     states = [parse_callback(r.json)[0].state for r in arrived]
