@@ -173,8 +173,9 @@ def default_bucket() -> TokenBucket:
     url = getattr(settings, "REDIS_URL", "")
     if not url:
         return _local_bucket
+    prefix = getattr(settings, "RATE_LIMIT_KEY_PREFIX", "") or "otpportal:bucket:"
     with _buckets_lock:
-        bucket = _redis_buckets.get(url)
+        bucket = _redis_buckets.get(url + prefix)
         if bucket is None:
-            bucket = _redis_buckets[url] = RedisTokenBucket.from_url(url)
+            bucket = _redis_buckets[url + prefix] = RedisTokenBucket.from_url(url, prefix=prefix)
         return bucket

@@ -126,6 +126,7 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://otpportal
 # Redis for atomic limits and provider throughput buckets. Empty: limits
 # are counted in the database (atomic, slower), which suits `make run`.
 REDIS_URL = env.str("REDIS_URL", default="")
+RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", default="otpportal:bucket:")
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
