@@ -11,6 +11,7 @@ from billing import api as billing_api
 from messaging import api as m
 from messaging import inbound
 from otpportal.api import healthz
+from otpportal.staff2fa import staff_2fa
 
 handler404 = "otpportal.api.handler404"
 handler500 = "otpportal.api.handler500"
@@ -51,6 +52,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/wa-cloud", inbound.wa_cloud_webhook, name="wa-cloud-webhook"),
     path("webhooks/wa-gateway", inbound.wa_gateway_webhook, name="wa-gateway-webhook"),
+    path("staff/2fa/", staff_2fa, name="staff_2fa"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
