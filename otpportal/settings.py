@@ -188,6 +188,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Security (production) ------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Flash messages live in the server-side session, never in a cookie: a
+# webhook secret shown once must not travel in the browser's cookies.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
