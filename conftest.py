@@ -40,11 +40,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("CI=true but the suite is not on PostgreSQL (set DATABASE_URL).")
     if CI and not redis_up:
         raise pytest.UsageError(f"CI=true but Redis does not answer at {_redis_url() or '(REDIS_URL unset)'}.")
+    needs_postgres = pytest.mark.skipif(not on_postgres, reason="needs PostgreSQL (row locks); running on SQLite")
+    needs_redis = pytest.mark.skipif(not redis_up, reason="needs Redis; none answers at REDIS_URL")
     for item in items:
-        if "postgres" in item.keywords and not on_postgres:
-            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (row locks); running on SQLite"))
-        if "redis" in item.keywords and not redis_up:
-            item.add_marker(pytest.mark.skip(reason="needs Redis; none answers at REDIS_URL"))
+        if "postgres" in item.keywords:
+            item.add_marker(needs_postgres)
+        if "redis" in item.keywords:
+            item.add_marker(needs_redis)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -331,7 +332,7 @@ ScriptT = TypeVar("ScriptT", bound=StatusScript)
 FailureT = TypeVar("FailureT", bound=CountedFailure)
 
 
-class ScriptedDevServer(DevServerBase, Generic[MessageT, ScriptT, FailureT]):
+class ScriptedDevServer(DevServerBase, ABC, Generic[MessageT, ScriptT, FailureT]):
     """A dev server whose sends can be scripted to fail or stall, and which posts status callbacks."""
 
     def __init__(
@@ -436,11 +437,13 @@ class ScriptedDevServer(DevServerBase, Generic[MessageT, ScriptT, FailureT]):
             headers = {"Content-Type": "application/json", **self._signature_headers(body, script.bad_signature)}
             self._callbacks.schedule(self.callback_delay, self.callback_url, body, headers)
 
+    @abstractmethod
     def _callback_payload(self, message: MessageT, script: ScriptT, status: str, timestamp: int) -> dict[str, Any]:
-        raise NotImplementedError
+        """The upstream's callback body for one status."""
 
+    @abstractmethod
     def _signature_headers(self, body: bytes, bad_signature: bool) -> dict[str, str]:
-        raise NotImplementedError
+        """The upstream's signature header(s) for a callback body."""
 
 
 def digits(value: str | None) -> str:

@@ -10,6 +10,7 @@ of what an answer means.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
@@ -43,7 +44,7 @@ class HttpConfig(Protocol):
 ConfigT = TypeVar("ConfigT", bound=HttpConfig)
 
 
-class JsonHttpProvider(Generic[ConfigT]):
+class JsonHttpProvider(ABC, Generic[ConfigT]):
     """A provider that POSTs JSON to its upstream over one pooled ``requests.Session``.
 
     Thread safety: share a provider between threads of one process, never
@@ -77,9 +78,9 @@ class JsonHttpProvider(Generic[ConfigT]):
             )
         return self._send(message)
 
+    @abstractmethod
     def _send(self, message: OutboundMessage) -> ProviderResult:
         """Send a message once the required settings are set."""
-        raise NotImplementedError
 
     def _post(
         self, message: OutboundMessage, url: str, body: dict[str, Any], headers: dict[str, str]
