@@ -49,3 +49,10 @@ def sweep_webhooks() -> int:
     from messaging.services import deliveries_sweep
 
     return deliveries_sweep()
+
+
+@shared_task(ignore_result=True)
+def purge_idempotency_records() -> int:
+    from messaging.idempotency import records_purge
+
+    return records_purge()

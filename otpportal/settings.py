@@ -362,6 +362,7 @@ CELERY_BEAT_SCHEDULE.update(
         "messaging-sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 15.0},
         "messaging-expire-verifications": {"task": "messaging.tasks.expire_verifications", "schedule": 30.0},
         "messaging-retry-webhooks": {"task": "messaging.tasks.sweep_webhooks", "schedule": 60.0},
+        "messaging-purge-idempotency": {"task": "messaging.tasks.purge_idempotency_records", "schedule": 3600.0},
     }
 )
 

@@ -91,3 +91,23 @@ def test_concurrent_requests_with_one_key_charge_once(cast: Cast) -> None:
     assert len(set(ids)) == 1
     assert Charge.objects.count() == 1
     assert billing_selectors.balance(customer=cast.acme) == 100_000 - 650
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_keys_expire_after_24_hours(cast: Cast, django_capture_on_commit_callbacks) -> None:
+    import time_machine
+
+    from messaging.idempotency import records_purge
+    from messaging.models import IdempotencyRecord
+
+    billing.lot_create(customer=cast.acme, amount=10_000, reference="a")
+    client = api_client(cast.acme_live_key)
+    with time_machine.travel("2026-03-01 10:00 +0700", tick=False), django_capture_on_commit_callbacks(execute=True):
+        first = post(client, "/api/v1/messages", BODY, HTTP_IDEMPOTENCY_KEY="day-1")
+    with time_machine.travel("2026-03-02 10:00:01 +0700", tick=False), django_capture_on_commit_callbacks(execute=True):
+        again = post(client, "/api/v1/messages", BODY, HTTP_IDEMPOTENCY_KEY="day-1")  # a new request now
+        assert again.status_code == 201 and again.json()["id"] != first.json()["id"]
+    with time_machine.travel("2026-03-03 10:00:02 +0700", tick=False):
+        assert records_purge() == 1
+    assert not IdempotencyRecord.objects.exists()
