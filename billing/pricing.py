@@ -246,3 +246,27 @@ def _check_contiguous(ranges: list[tuple[int, int, int | None]], what: str) -> N
             if high < low:
                 raise ServiceError("invalid_request", f"Tier {tier} {what} ends before it starts.")
             expected_start = high + 1
+
+
+def write_price_list(parsed: ParsedPriceList, *, models: tuple[type, type, type], **fields: object) -> PriceList:
+    """Write a validated list with its tiers and prices. ``models`` is
+    (PriceList, PriceTier, Price): the live models, or a migration's
+    historical ones."""
+    list_model, tier_model, price_model = models
+    price_list = list_model.objects.create(effective_from=parsed.effective_from, **fields)
+    tier_model.objects.bulk_create(
+        tier_model(
+            price_list=price_list,
+            tier=b.tier,
+            prepaid_min=b.prepaid_min,
+            prepaid_max=b.prepaid_max,
+            postpaid_min=b.postpaid_min,
+            postpaid_max=b.postpaid_max,
+        )
+        for b in parsed.tiers
+    )
+    price_model.objects.bulk_create(
+        price_model(price_list=price_list, tier=tier, channel=channel, operator=operator, unit_price=unit_price)
+        for (tier, channel, operator), unit_price in sorted(parsed.prices.items())
+    )
+    return price_list

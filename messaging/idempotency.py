@@ -52,28 +52,16 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         fingerprint = _fingerprint(request)
         now = timezone.now()
         with transaction.atomic():
+            fresh = {"method": request.method, "path": request.path[:200], "request_hash": fingerprint}
             try:
                 with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        customer=customer,
-                        key=key,
-                        method=request.method,
-                        path=request.path[:200],
-                        request_hash=fingerprint,
-                        created_at=now,
-                    )
+                    record = IdempotencyRecord.objects.create(customer=customer, key=key, created_at=now, **fresh)
             except IntegrityError:
                 record = IdempotencyRecord.objects.select_for_update().get(customer=customer, key=key)
                 if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS):
-                    record.delete()
-                    record = IdempotencyRecord.objects.create(
-                        customer=customer,
-                        key=key,
-                        method=request.method,
-                        path=request.path[:200],
-                        request_hash=fingerprint,
-                        created_at=now,
-                    )
+                    for field, value in {**fresh, "created_at": now, "status_code": None, "response": None}.items():
+                        setattr(record, field, value)  # the key has expired: it starts over
+                    record.save()
                 else:
                     if record.request_hash != fingerprint:
                         raise ServiceError(

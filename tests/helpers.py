@@ -92,3 +92,19 @@ def api_key_for(secret: str) -> ApiKey:
     api_key = api_key_for_secret(secret)
     assert api_key is not None, "no API key for that secret"
     return api_key
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll a condition with a deadline (no fixed sleeps); return its value."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        pause.wait(interval)

@@ -8,7 +8,7 @@ CSV = Path(__file__).resolve().parent.parent / "data" / "price-list-2023-11-01.c
 
 
 def load(apps, schema_editor):
-    from billing.pricing import parse_price_list_csv
+    from billing.pricing import parse_price_list_csv, write_price_list
 
     PriceList = apps.get_model("billing", "PriceList")
     PriceTier = apps.get_model("billing", "PriceTier")
@@ -16,25 +16,11 @@ def load(apps, schema_editor):
     parsed = parse_price_list_csv(CSV.read_bytes())
     if PriceList.objects.filter(effective_from=parsed.effective_from).exists():
         return
-    price_list = PriceList.objects.create(
-        effective_from=parsed.effective_from,
+    write_price_list(
+        parsed,
+        models=(PriceList, PriceTier, Price),
         name="Price list 01 November 2023",
         source_filename=CSV.name,
-    )
-    PriceTier.objects.bulk_create(
-        PriceTier(
-            price_list=price_list,
-            tier=b.tier,
-            prepaid_min=b.prepaid_min,
-            prepaid_max=b.prepaid_max,
-            postpaid_min=b.postpaid_min,
-            postpaid_max=b.postpaid_max,
-        )
-        for b in parsed.tiers
-    )
-    Price.objects.bulk_create(
-        Price(price_list=price_list, tier=tier, channel=channel, operator=operator, unit_price=price)
-        for (tier, channel, operator), price in sorted(parsed.prices.items())
     )
 
 

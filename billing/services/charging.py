@@ -99,14 +99,27 @@ def charge(
             if existing.customer_id != customer.pk:
                 raise ServiceError("invalid_request", "That reference belongs to another charge.")
             return existing
+        send = _Send(customer, channel, operator, units, reference, phone, now)
         if customer.mode == Customer.Mode.POSTPAID:
-            return _charge_postpaid(customer, channel, operator, units, reference, phone, now)
-        return _charge_prepaid(customer, channel, operator, units, reference, phone, now)
+            return _charge_postpaid(send)
+        return _charge_prepaid(send)
 
 
-def _charge_prepaid(
-    customer: Customer, channel: str, operator: str, units: int, reference: str, phone: str, now: datetime
-) -> Charge:
+@dataclass(frozen=True)
+class _Send:
+    """The facts of one billed send, as the caller gave them."""
+
+    customer: Customer
+    channel: str
+    operator: str
+    units: int
+    reference: str
+    phone: str
+    now: datetime
+
+
+def _charge_prepaid(send: _Send) -> Charge:
+    customer, channel, operator, units, now = send.customer, send.channel, send.operator, send.units, send.now
     lots = list(_usable_lots(customer, now).select_for_update())
     balance = sum(lot.remaining for lot in lots)
     if not lots:
@@ -125,19 +138,7 @@ def _charge_prepaid(
             f"Your balance of Rp {balance:,} cannot cover Rp {amount:,}.".replace(",", "."),
             details={"balance": balance, "price": amount},
         )
-    charge_row = _charge_row(
-        customer,
-        channel,
-        operator,
-        units,
-        reference,
-        phone,
-        now,
-        Charge.Mode.PREPAID,
-        tier,
-        unit_price,
-        table.price_list_id,
-    )
+    charge_row = _charge_row(send, Charge.Mode.PREPAID, tier, unit_price, table.price_list_id)
     entries = []
     left = amount
     for lot in lots:  # R-PRE-2: the lot that expires first, then the next at the same price
@@ -153,7 +154,7 @@ def _charge_prepaid(
                 amount=-take,
                 lot=lot,
                 charge=charge_row,
-                reference=f"charge:{reference}:{lot.pk}",
+                reference=f"charge:{send.reference}:{lot.pk}",
                 memo=f"{channel} {operator} ×{units}".strip(),
                 created_at=now,
             )
@@ -163,59 +164,33 @@ def _charge_prepaid(
     return charge_row
 
 
-def _charge_postpaid(
-    customer: Customer, channel: str, operator: str, units: int, reference: str, phone: str, now: datetime
-) -> Charge:
+def _charge_postpaid(send: _Send) -> Charge:
     """Postpaid usage row, valued at the tier reached so far this month.
 
     The month is invoiced at the tier its total reaches (R-POST-3); the cap
     against the guarantee deposit (R-POST-2) is enforced by the postpaid work.
     """
-    table = table_in_force(jakarta_date(now))
-    tier = table.postpaid_tier(_month_units(customer, now) + units)
-    unit_price = table.unit_price(tier, channel, operator)
-    return _charge_row(
-        customer,
-        channel,
-        operator,
-        units,
-        reference,
-        phone,
-        now,
-        Charge.Mode.POSTPAID,
-        tier,
-        unit_price,
-        table.price_list_id,
-    )
+    table = table_in_force(jakarta_date(send.now))
+    tier = table.postpaid_tier(_month_units(send.customer, send.now) + send.units)
+    unit_price = table.unit_price(tier, send.channel, send.operator)
+    return _charge_row(send, Charge.Mode.POSTPAID, tier, unit_price, table.price_list_id)
 
 
-def _charge_row(
-    customer: Customer,
-    channel: str,
-    operator: str,
-    units: int,
-    reference: str,
-    phone: str,
-    now: datetime,
-    mode: str,
-    tier: int,
-    unit_price: int,
-    price_list_id: int,
-) -> Charge:
+def _charge_row(send: _Send, mode: str, tier: int, unit_price: int, price_list_id: int) -> Charge:
     """The usage row both modes write; its reference is unique (idempotency)."""
     return Charge.objects.create(
-        customer=customer,
-        reference=reference,
+        customer=send.customer,
+        reference=send.reference,
         mode=mode,
-        channel=channel,
-        operator=operator,
-        phone=phone,
-        units=units,
+        channel=send.channel,
+        operator=send.operator,
+        phone=send.phone,
+        units=send.units,
         tier=tier,
         unit_price=unit_price,
-        amount=unit_price * units,
+        amount=unit_price * send.units,
         price_list_id=price_list_id,
-        created_at=now,
+        created_at=send.now,
     )
 
 

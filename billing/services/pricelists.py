@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import Price, PriceList, PriceTier
-from billing.pricing import clear_cache, jakarta_date, parse_price_list_csv
+from billing.pricing import clear_cache, jakarta_date, parse_price_list_csv, write_price_list
 from otpportal.errors import ServiceError
 
 
@@ -40,26 +40,12 @@ def price_list_import(
             f"A price list effective {parsed.effective_from:%Y-%m-%d} exists already.",
             details={"effective_from": ["Already taken."]},
         )
-    price_list = PriceList.objects.create(
-        effective_from=parsed.effective_from,
+    price_list = write_price_list(
+        parsed,
+        models=(PriceList, PriceTier, Price),
         name=name or f"Price list {parsed.effective_from:%Y-%m-%d}",
         source_filename=filename[:200],
         uploaded_by=uploaded_by,
-    )
-    PriceTier.objects.bulk_create(
-        PriceTier(
-            price_list=price_list,
-            tier=b.tier,
-            prepaid_min=b.prepaid_min,
-            prepaid_max=b.prepaid_max,
-            postpaid_min=b.postpaid_min,
-            postpaid_max=b.postpaid_max,
-        )
-        for b in parsed.tiers
-    )
-    Price.objects.bulk_create(
-        Price(price_list=price_list, tier=tier, channel=channel, operator=operator, unit_price=unit_price)
-        for (tier, channel, operator), unit_price in sorted(parsed.prices.items())
     )
     transaction.on_commit(clear_cache)
     return price_list

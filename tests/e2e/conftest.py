@@ -6,29 +6,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.helpers import wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = "otp,dispatch-sms,dispatch-wa,webhooks,billing,default"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.1) -> object:
-    """Poll a condition with a deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        pause.wait(interval)
 
 
 _started: list[Worker] = []

@@ -19,7 +19,8 @@ from messaging.devservers.wa_cloud import CallbackReceiver
 from messaging.models import Message, SandboxMessage
 from messaging.services.events import verify
 from tests.conftest import Cast, api_client
-from tests.e2e.conftest import Worker, wait_for
+from tests.e2e.conftest import Worker
+from tests.helpers import wait_for
 from tests.messaging.helpers import post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis, pytest.mark.xdist_group("e2e")]

@@ -20,7 +20,7 @@ from messaging.devservers.wa_gateway import DEV_TOKEN as GW_TOKEN
 from messaging.models import Message
 from messaging.providers import registry, smpp
 from tests.conftest import Cast, api_client
-from tests.e2e.conftest import wait_for
+from tests.helpers import wait_for
 from tests.messaging.helpers import post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shipped_price_list")]

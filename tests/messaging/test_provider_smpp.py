@@ -28,6 +28,7 @@ from messaging.providers.smpp import (
     parse_receipt,
     status_code,
 )
+from tests.helpers import wait_for
 
 TO = "+6281234567890"
 DEST = "6281234567890"
@@ -60,15 +61,7 @@ class Reports:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        pause.wait(0.01)
+    return wait_for(predicate, timeout=timeout, interval=0.01)
 
 
 @pytest.fixture
