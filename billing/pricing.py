@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,17 +138,72 @@ class ParsedPriceList:
     prices: dict[tuple[int, str, str], int]
 
 
-def _int(value: str, what: str, line: int, *, optional: bool = False) -> int | None:
-    value = (value or "").strip().replace(".", "")
-    if value == "" and optional:
+# Review 8.2: a unit price is plausible between Rp 1 and Rp 100.000 per unit
+# (policy: a typo guard, like ``MAX_TOPUP``; the offer's prices are 300–770).
+UNIT_PRICE_MIN = 1
+UNIT_PRICE_MAX = 100_000
+
+_PLAIN = re.compile(r"[0-9]+", re.ASCII)
+_GROUPED = re.compile(r"[0-9]{1,3}([.,])[0-9]{3}(?:\1[0-9]{3})*", re.ASCII)  # one separator throughout
+_FRACTION = re.compile(
+    r"[0-9]+[.,][0-9]{1,2}"  # 650.00, 650,5, 1.00
+    r"|[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]{1,2}"  # 1.000,50 (Indonesian decimals)
+    r"|[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]{1,2}",  # 1,000.50
+    re.ASCII,
+)
+_SEPARATED = re.compile(r"[0-9]+(?:[.,][0-9]+)+", re.ASCII)
+
+
+class PriceListValueError(ServiceError):
+    """A CSV cell that is not a whole number, named by its line, column and
+    value, with the reason (Review 8.2). Nothing of the file is written."""
+
+    def __init__(self, *, line: int, column: str, value: str, reason: str) -> None:
+        super().__init__(
+            "invalid_request",
+            f"Line {line}, column {column}: {value!r} {reason}.",
+            details={"line": line, "column": column, "value": value, "reason": reason},
+        )
+        self.line = line
+        self.column = column
+        self.value = value
+        self.reason = reason
+
+
+def parse_whole_number(value: str, *, column: str, line: int) -> int:
+    """One CSV number: whole and not negative (Review 8.2).
+
+    Accepted: ``650``; ``1.000`` or ``1,000`` (a thousands separator,
+    Indonesian or English); ``1.000.000`` or ``1,000,000`` (one separator
+    throughout, groups of three). Refused, never guessed: a fractional part
+    (``650.00``, ``650,5``, ``1.00``, ``1.000,50``), mixed separators
+    (``1.000,000``), groups that are not of three (``1,0000``, ``1000.000``).
+    """
+    text = value.strip()
+    if _PLAIN.fullmatch(text):
+        return int(text)
+    grouped = _GROUPED.fullmatch(text)
+    if grouped:
+        return int(text.replace(grouped.group(1), ""))
+    if text.startswith("-") and (_PLAIN.fullmatch(text[1:]) or _GROUPED.fullmatch(text[1:])):
+        reason = "may not be negative"
+    elif _FRACTION.fullmatch(text):
+        reason = (
+            "has a fractional part; only whole numbers are accepted (a thousands separator is followed by 3 digits)"
+        )
+    elif _SEPARATED.fullmatch(text) and "." in text and "," in text:
+        reason = "mixes '.' and ',' as separators; use one thousands separator or none"
+    elif _SEPARATED.fullmatch(text):
+        reason = "has an ambiguous thousands separator: every group after it must have exactly 3 digits"
+    else:
+        reason = "is not a whole number"
+    raise PriceListValueError(line=line, column=column, value=value, reason=reason)
+
+
+def _int(value: str | None, column: str, line: int, *, optional: bool = False) -> int | None:
+    if (value or "").strip() == "" and optional:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ServiceError("invalid_request", f"Line {line}: {what} {value!r} is not a whole number.") from None
-    if number < 0:
-        raise ServiceError("invalid_request", f"Line {line}: {what} may not be negative.")
-    return number
+    return parse_whole_number(value or "", column=column, line=line)
 
 
 def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = None) -> ParsedPriceList:
@@ -194,6 +250,15 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
         price = _int(row["unit_price"], "unit_price", line)
         if not price:
             raise ServiceError("invalid_request", f"Line {line}: unit_price must be positive.")
+        if not UNIT_PRICE_MIN <= price <= UNIT_PRICE_MAX:  # Review 8.2: a typo (650.000 for 650) is refused
+            raise PriceListValueError(
+                line=line,
+                column="unit_price",
+                value=row["unit_price"],
+                reason=f"is not a plausible unit price: outside Rp {UNIT_PRICE_MIN}–{UNIT_PRICE_MAX:,}".replace(
+                    ",", "."
+                ),
+            )
         key = (tier, channel, operator)
         if key in prices:
             raise ServiceError("invalid_request", f"Line {line}: duplicate price for tier {tier} {channel} {operator}.")
