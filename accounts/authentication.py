@@ -11,6 +11,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from accounts import selectors
+from accounts.client_ip import client_ip
 from accounts.models import ApiKey
 
 
@@ -45,7 +46,7 @@ def _record_failure(request: Any) -> None:
     guard_path = getattr(settings, "API_AUTH_FAILURE_GUARD", "")
     if not guard_path:
         return
-    wait = import_string(guard_path)(request.META.get("REMOTE_ADDR", ""), record=True)
+    wait = import_string(guard_path)(client_ip(request), record=True)  # review 8.9: not the balancer's address
     if wait is not None:
         raise exceptions.Throttled(wait=wait, detail="Too many failed authentications from this address.")
 

@@ -27,6 +27,8 @@ class ApiKeyRateThrottle(BaseThrottle):
 
 def auth_failure_guard(ip: str, *, record: bool) -> float | None:
     """Hook for accounts.authentication (settings.API_AUTH_FAILURE_GUARD):
-    seconds to wait when the IP is over its failure limit, else None."""
+    seconds to wait when the IP is over its failure limit, else None. ``ip``
+    is ``accounts.client_ip.client_ip(request)``: the client behind our
+    trusted proxies, not the load balancer (review 8.9)."""
     result = guards.auth_failures_exceeded(ip=ip, record=record)
     return None if result.allowed else result.retry_after

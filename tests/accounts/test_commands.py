@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts import selectors
-from accounts.models import ApiKey, Customer, Membership
+from accounts.models import ApiKey, Customer, Membership, User
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +58,10 @@ def test_createapikey_for_an_unknown_customer_fails() -> None:
         run("createapikey", "nobody")
 
 
-def test_seed_demo_prints_a_login_and_working_keys_and_can_run_again() -> None:
+def test_seed_demo_prints_a_login_and_working_keys_and_can_run_again(settings) -> None:  # type: ignore[no-untyped-def]
     from billing import selectors as billing_selectors
 
+    settings.DEBUG = True  # `make run` (bin/run-dev) runs with DEBUG on; review 8.8
     out = run("seed_demo")
     live = re.search(r"Live API key: (otp_live_\S+)", out)
     test = re.search(r"Test API key: (otp_test_\S+)", out)
@@ -73,3 +74,40 @@ def test_seed_demo_prints_a_login_and_working_keys_and_can_run_again() -> None:
     assert new_live and selectors.api_key_for_secret(new_live.group(1)) is not None
     assert billing_selectors.balance(customer=customer) == 2_500_000  # not topped up twice
     assert Customer.objects.filter(slug="demo").count() == 1
+
+
+def test_seed_demo_refuses_to_run_without_debug(settings) -> None:  # type: ignore[no-untyped-def]
+    """Review 8.8: in production it would make a superuser with a published password and a free deposit."""
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        run("seed_demo")
+    assert not Customer.objects.exists() and not User.objects.exists()
+
+
+def test_seed_demo_outside_debug_needs_the_flag_and_makes_no_fixed_password(settings) -> None:  # type: ignore[no-untyped-def]
+    """Review 8.8: with --i-know-this-is-not-production and DEBUG off, the demo owner gets a
+    random password printed once and no staff user is made."""
+    from billing.management.commands.seed_demo import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL
+
+    settings.DEBUG = False
+    out = run("seed_demo", "--i-know-this-is-not-production")
+    printed = re.search(rf"Demo login:   {re.escape(DEMO_EMAIL)} / (\S+)", out)
+    assert printed and printed.group(1) != DEMO_PASSWORD
+    owner = User.objects.get(email=DEMO_EMAIL)
+    assert owner.check_password(printed.group(1)) and not owner.check_password(DEMO_PASSWORD)
+    assert not User.objects.filter(is_staff=True).exists() and not User.objects.filter(email=STAFF_EMAIL).exists()
+    assert DEMO_PASSWORD not in out
+    again = re.search(r"Demo login:   \S+ / (\S+)", run("seed_demo", "--i-know-this-is-not-production"))
+    assert again and again.group(1) != printed.group(1)  # a new one each run
+
+
+def test_seed_demo_outside_debug_disables_a_staff_login_left_with_the_published_password(settings) -> None:  # type: ignore[no-untyped-def]
+    """Review 8.8: a site seeded in DEBUG and later run without it keeps no login anyone can read in the repo."""
+    from billing.management.commands.seed_demo import DEMO_PASSWORD, STAFF_EMAIL
+
+    settings.DEBUG = True
+    run("seed_demo")
+    assert User.objects.get(email=STAFF_EMAIL).check_password(DEMO_PASSWORD)
+    settings.DEBUG = False
+    run("seed_demo", "--i-know-this-is-not-production")
+    assert not User.objects.get(email=STAFF_EMAIL).has_usable_password()

@@ -11,8 +11,8 @@ import time_machine
 from django.utils import timezone
 
 from billing import services as billing
+from devservers.wa_cloud import CallbackReceiver
 from messaging import services
-from messaging.devservers.wa_cloud import CallbackReceiver
 from messaging.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from messaging.services.events import SIGNATURE_HEADER, sign, verify
 from tests.conftest import Cast, api_client
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 
 @pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
+def receiver(local_webhooks: None) -> Iterator[CallbackReceiver]:
     with CallbackReceiver() as server:
         yield server
 
@@ -86,6 +86,7 @@ def test_signature_format() -> None:
     assert not verify("whsec_x", b'{"a":2}', header, now=1_700_000_100)
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_a_failing_endpoint_is_retried_with_backoff_then_given_up_after_24h(cast: Cast) -> None:
     with CallbackReceiver(status=500) as receiver:
         endpoint = services.endpoint_create(customer=cast.acme, url=receiver.url)
@@ -120,6 +121,7 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_given_up_after_24h(cast
         assert late.status == "failed" and late.completed_at is not None
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_an_unreachable_endpoint_records_the_error(cast: Cast) -> None:
     endpoint = services.endpoint_create(customer=cast.acme, url="http://127.0.0.1:1/hook")
     delivery = services.test_event_send(customer=cast.acme, endpoint_id=endpoint.id)
@@ -166,3 +168,13 @@ def test_only_subscribed_events_are_written(cast: Cast) -> None:
     assert WebhookEvent.objects.get().type == "verification.status"
     assert WebhookDelivery.objects.count() == 1
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_deliveries_are_enqueued_by_task_name_on_the_webhooks_queue() -> None:
+    """Review 8.7: events.py names the task instead of importing messaging.tasks (an import
+    circle); the name must be a registered task and keep its own queue."""
+    from messaging.services.events import DELIVER_TASK
+    from otpportal.celery import app
+
+    assert DELIVER_TASK in app.tasks
+    assert app.amqp.router.route({}, DELIVER_TASK)["queue"].name == "webhooks"
