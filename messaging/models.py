@@ -145,7 +145,10 @@ class Message(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     provider = models.CharField(max_length=20, blank=True)
     provider_message_id = models.CharField(max_length=100, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # every claim by a worker
+    # Attempts that reached the provider (refused, or left in doubt): DISPATCH_MAX_ATTEMPTS caps
+    # these; an attempt where nothing was submitted (not bound) does not count (Review 8.14).
+    submits = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
@@ -168,6 +171,11 @@ class Message(models.Model):
                 name="msg_outbox",
                 condition=Q(status__in=["queued", "sending"]),
             ),
+            # The sweep's tidy-up of sealed bodies (Review 8.22): only in-flight messages and
+            # pending verifications' sent ones carry one, so this index stays small.
+            models.Index(fields=["status", "updated_at"], name="msg_sealed", condition=~Q(sealed="")),
+            # The sweep's re-sent sandbox receipts: a sandbox report held by a killed worker.
+            models.Index(fields=["sent_at"], name="msg_sandbox_sent", condition=Q(status="sent", provider="sandbox")),
         ]
 
     def __str__(self) -> str:
@@ -270,27 +278,6 @@ class SandboxMessage(models.Model):
         return f"{self.message_id} to {self.to}"
 
 
-class IdempotencyRecord(models.Model):
-    """``Idempotency-Key`` (api-contract "Basics"): same key + body within 24 h
-    replays the first response; another body is a 409."""
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=64)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.JSONField(null=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="idempotency_unique_key")]
-        indexes = [models.Index(fields=["created_at"], name="idempotency_age")]
-
-    def __str__(self) -> str:
-        return f"{self.customer_id}:{self.key}"
-
-
 class RateBucket(models.Model):
     """A token bucket kept in the database, for deployments without Redis."""
 
@@ -365,7 +352,7 @@ class WebhookAttempt(models.Model):
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
+    # A short fixed reason when there is no HTTP answer; never the answer's body (review 8.7).
     error = models.CharField(max_length=300, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

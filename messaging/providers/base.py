@@ -4,17 +4,23 @@ A provider turns an ``OutboundMessage`` into a ``ProviderResult``. It never
 touches the database: the dispatch service claims the message, builds the
 ``OutboundMessage``, calls ``send`` and records the result. Delivery reports
 (SMPP ``deliver_sm``, WhatsApp status callbacks) are parsed by the provider
-module into ``DeliveryReport`` values and handed to a callback, which in
-production is ``messaging.services.delivery_record``.
+module into ``DeliveryReport`` values and handed to a callback
+(``ReportCallback``) that whoever builds the provider injects: in production
+``messaging.services.delivery_record`` (or ``receipt_record`` for a provider's
+own thread). Providers never import ``messaging.services`` or
+``messaging.tasks`` (imports go tasks → services → providers).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+logger = logging.getLogger(__name__)
 
 
 class Outcome(enum.StrEnum):
@@ -43,7 +49,10 @@ class ProviderResult:
     part_ids: tuple[str, ...] = ()  # every part's id, for multi-part SMS
     error_code: str = ""  # upstream's own code, e.g. "0x00000058" or "131026"
     error_message: str = ""
-    retry_after: float | None = None  # seconds, when the upstream says
+    retry_after: float | None = None  # seconds, when the upstream says; the dispatcher waits at least this long
+    # False when nothing reached the upstream (no connection, a local rate cap): such an attempt
+    # is no refusal and does not count against DISPATCH_MAX_ATTEMPTS (Review 8.14).
+    submitted: bool = True
 
 
 class DeliveryState(enum.StrEnum):
@@ -70,3 +79,19 @@ class Provider(Protocol):
     name: str
 
     def send(self, message: OutboundMessage) -> ProviderResult: ...
+
+
+# A report's clock may be wrong (a misconfigured SMSC zone, a gateway's drift): a time this far
+# ahead of ours is not believed (Review 8.15).
+REPORT_FUTURE_SLACK = timedelta(minutes=5)
+
+
+def plausible_report_time(when: datetime, *, now: datetime | None = None, source: str = "") -> datetime:
+    """``when`` as an upstream reported it, unless it lies more than REPORT_FUTURE_SLACK ahead:
+    then now (logged). How it compares with the message's own times (never before it was sent)
+    is the dispatch service's call: only it knows them."""
+    now = now or datetime.now(tz=UTC)
+    if when > now + REPORT_FUTURE_SLACK:
+        logger.warning("%s report time %s is in the future: taken as now", source or "provider", when.isoformat())
+        return now
+    return when

@@ -5,6 +5,10 @@ PROVIDER_WA_OFFICIAL name a provider (sandbox | smpp | wa_gateway |
 wa_cloud); SMS_ROUTES maps operators to SMPP accounts
 ("telkomsel=main,default=main"). Test keys always get the sandbox.
 Instances are built once per process (providers keep connections).
+
+Providers never import the services: a provider that receives delivery
+reports on its own connection (an SMPP transceiver bind) gets the handler
+from its caller, ``provider_for(..., on_report=...)``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 
 from django.conf import settings
 
-from messaging.providers.base import Provider
+from messaging.providers.base import Provider, ReportCallback
 
 _lock = threading.Lock()
 _instances: dict[str, Provider] = {}
@@ -54,12 +58,17 @@ def provider_name_for(*, channel: str, operator: str = "", is_test: bool = False
     return configured
 
 
-def provider_for(*, channel: str, operator: str = "", is_test: bool = False) -> Provider:
+def provider_for(
+    *, channel: str, operator: str = "", is_test: bool = False, on_report: ReportCallback | None = None
+) -> Provider:
+    """The provider serving ``channel`` (and ``operator``). ``on_report`` receives the delivery
+    reports that arrive on the provider's own connection (an SMPP transceiver bind)."""
     name = provider_name_for(channel=channel, operator=operator, is_test=is_test)
     if name.startswith("smpp:") and name not in _instances:
         from messaging.providers.smpp import get_provider
 
-        return get_provider(name.split(":", 1)[1] or None)  # one bind per account per process, fork-safe
+        # one bind per account per process, fork-safe
+        return get_provider(name.split(":", 1)[1] or None, on_report=on_report)
     provider = _instances.get(name)
     if provider is None:
         with _lock:

@@ -11,6 +11,7 @@ import threading
 from django.conf import settings
 
 from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
+from messaging.queueing import enqueue_sandbox_report
 
 
 class SandboxProvider:
@@ -40,7 +41,5 @@ class SandboxProvider:
             },
         )
         provider_id = f"sbx_{secrets.token_hex(8)}"
-        from messaging.tasks import sandbox_report
-
-        sandbox_report.apply_async((provider_id, "delivered"), countdown=settings.SANDBOX_DELIVERY_DELAY)
+        enqueue_sandbox_report(provider_id, "delivered", countdown=settings.SANDBOX_DELIVERY_DELAY)
         return ProviderResult(Outcome.ACCEPTED, provider_message_id=provider_id)

@@ -42,7 +42,14 @@ from typing import Any
 
 import requests
 
-from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
+from messaging.providers.base import (
+    DeliveryReport,
+    DeliveryState,
+    OutboundMessage,
+    Outcome,
+    ProviderResult,
+    plausible_report_time,
+)
 from messaging.providers.http import JsonHttpProvider, json_object, retry_after_header
 
 logger = logging.getLogger(__name__)
@@ -407,19 +414,22 @@ def _first_error_code(status: dict[str, Any]) -> int | None:
     return None
 
 
+_UNIX_SECONDS = re.compile(r"[0-9]{1,11}")
+
+
 def _unix_time(value: object, wamid: str) -> datetime | None:
-    """Meta sends unix seconds as a string; an unreadable one leaves occurred_at empty."""
-    if isinstance(value, bool):
-        value = None
-    try:
-        seconds = float(value) if isinstance(value, int | float | str) else None
-    except ValueError:
-        seconds = None
-    if seconds is None:
+    """Meta documents ``timestamp`` as unix seconds in a string of digits; an int is taken too.
+
+    Anything else leaves occurred_at empty (the service then uses the time it got the
+    callback); a time more than a few minutes ahead is taken as now (Review 8.15).
+    """
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _UNIX_SECONDS.fullmatch(text.strip()):
         logger.warning("wa_cloud callback: unreadable timestamp %r for %s", value, wamid)
         return None
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        when = datetime.fromtimestamp(int(text.strip()), tz=UTC)
     except (OverflowError, OSError, ValueError):
         logger.warning("wa_cloud callback: out-of-range timestamp %r for %s", value, wamid)
         return None
+    return plausible_report_time(when, source=PROVIDER_NAME)

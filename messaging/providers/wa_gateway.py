@@ -59,7 +59,14 @@ from typing import Any
 
 import requests
 
-from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
+from messaging.providers.base import (
+    DeliveryReport,
+    DeliveryState,
+    OutboundMessage,
+    Outcome,
+    ProviderResult,
+    plausible_report_time,
+)
 from messaging.providers.http import JsonHttpProvider, json_object, retry_after_header
 
 logger = logging.getLogger(__name__)
@@ -253,20 +260,27 @@ def _parse_event(event: object) -> DeliveryReport | None:
 
 
 def _parse_time(value: object, gateway_id: str) -> datetime | None:
+    """The contract's ``timestamp``: unix seconds (an int or a numeric string) or ISO 8601 with
+    an offset. Anything else leaves occurred_at empty; a time more than a few minutes ahead is
+    taken as now (Review 8.15)."""
     if isinstance(value, bool) or value is None or value == "":
         logger.warning("wa_gateway callback: no timestamp for %s", gateway_id)
         return None
+    when: datetime | None = None
     try:
         if isinstance(value, int | float):
-            return datetime.fromtimestamp(value, tz=UTC)
-        if isinstance(value, str):
+            when = datetime.fromtimestamp(value, tz=UTC)
+        elif isinstance(value, str):
             text = value.strip()
             if re.fullmatch(r"\d+(\.\d+)?", text):
-                return datetime.fromtimestamp(float(text), tz=UTC)
-            parsed = datetime.fromisoformat(text)
-            if parsed.tzinfo is not None:
-                return parsed.astimezone(UTC)
+                when = datetime.fromtimestamp(float(text), tz=UTC)
+            else:
+                parsed = datetime.fromisoformat(text)
+                if parsed.tzinfo is not None:
+                    when = parsed.astimezone(UTC)
     except (OverflowError, OSError, ValueError):
-        pass
-    logger.warning("wa_gateway callback: unreadable timestamp %r for %s", value, gateway_id)
-    return None
+        when = None
+    if when is None:
+        logger.warning("wa_gateway callback: unreadable timestamp %r for %s", value, gateway_id)
+        return None
+    return plausible_report_time(when, source=PROVIDER_NAME)

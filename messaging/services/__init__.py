@@ -1,7 +1,8 @@
 """Messaging's write use cases (architecture flows 1–4)."""
 
 from messaging.services.checking import verification_cancel, verification_check, verifications_expire
-from messaging.services.dispatch import delivery_record, message_dispatch, outbox_sweep, transition
+from messaging.services.delivery import delivery_record, receipt_record
+from messaging.services.dispatch import message_dispatch
 from messaging.services.events import (
     deliveries_sweep,
     delivery_attempt,
@@ -11,6 +12,8 @@ from messaging.services.events import (
     endpoint_delete,
     test_event_send,
 )
+from messaging.services.lifecycle import transition
+from messaging.services.outbox import outbox_sweep
 from messaging.services.sending import fallback_send, message_send, verification_resend, verification_start
 from messaging.services.templates import template_delete, template_set
 
@@ -26,6 +29,7 @@ __all__ = [
     "message_dispatch",
     "message_send",
     "outbox_sweep",
+    "receipt_record",
     "template_delete",
     "template_set",
     "test_event_send",

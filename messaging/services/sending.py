@@ -21,6 +21,7 @@ from messaging import content, guards, phones
 from messaging.crypto import code_hmac, make_code, seal
 from messaging.encoding import measure
 from messaging.models import Channel, Message, MessageStatusChange, MessageTemplate, Verification
+from messaging.queueing import enqueue_dispatch
 from messaging.services.events import verification_event
 from otpportal.errors import ServiceError
 from senderids import selectors as senderid_selectors
@@ -165,22 +166,6 @@ def _insert_message(
     )
     transaction.on_commit(lambda: enqueue_dispatch(message.id, first=True))
     return message
-
-
-def enqueue_dispatch(
-    message_id: str, *, first: bool = False, countdown: float | None = None, channel: str = "sms"
-) -> None:
-    """First attempts go to the high-priority ``otp`` queue; retries to the
-    channel's own queue so a slow provider never holds fresh OTPs back."""
-    from messaging.tasks import dispatch
-
-    queue = "otp" if first else ("dispatch-sms" if channel == Channel.SMS else "dispatch-wa")
-    try:
-        dispatch.apply_async((message_id,), queue=queue, countdown=countdown)
-    except Exception:  # noqa: BLE001 - the broker is down: the outbox sweep re-enqueues (flow 2)
-        import logging
-
-        logging.getLogger(__name__).warning("enqueue of %s failed; the outbox sweep will pick it up", message_id)
 
 
 def _template_for(customer: Customer, locale: str) -> str | None:

@@ -1,10 +1,12 @@
 """Issue 4's end-to-end proof: a real Celery worker on Redis (not eager mode)
 sends, the sandbox delivers, codes are checked, fallback happens, signed
-webhooks arrive; a killed worker loses nothing and charges nothing twice."""
+webhooks arrive; a killed worker loses nothing and charges nothing twice; an
+OTP over SMPP survives an SMSC outage (Review 8.14)."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +16,10 @@ from django.utils import timezone
 from billing import selectors as billing_selectors
 from billing import services as billing
 from billing.models import Charge
+from devservers.smsc import SmscServer
+from devservers.wa_cloud import CallbackReceiver
 from messaging import services
-from messaging.devservers.wa_cloud import CallbackReceiver
-from messaging.models import Message, SandboxMessage
+from messaging.models import Message, MessageStatusChange, SandboxMessage
 from messaging.services.events import verify
 from tests.conftest import Cast, api_client
 from tests.e2e.conftest import Worker
@@ -32,6 +35,14 @@ def code_from_sandbox(message_id: str) -> str:
     match = re.search(r"\b(\d{4,10})\b", row.text)  # type: ignore[union-attr]
     assert match
     return match.group(1)
+
+
+@pytest.fixture
+def worker_env(worker_env: dict[str, str], settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Review 8.7: webhook URLs on 127.0.0.1 are refused by default (SSRF); this
+    module's receiver listens there, so its worker and its requests allow them."""
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    return {**worker_env, "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true"}
 
 
 @pytest.fixture
@@ -137,3 +148,50 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_charges_once(cast: Cast, wo
     assert Charge.objects.filter(reference__in=ids).count() == 30  # charged once each
     assert billing_selectors.balance(customer=cast.acme) == 1_000_000 - 30 * 630  # tier 2 (R-PL-2)
     assert billing.reconcile() == []
+
+
+# --- Review 8.14: SMS over SMPP to the local SMSC, which is down when the OTP is requested ----------
+# (in this module, not a module of its own: the end-to-end tests share one broker prefix and must
+# run one after the other, which ``--dist loadfile`` only guarantees within a module)
+
+OUTAGE = 8.0  # seconds; the old schedule (the bind's back-off, 6 attempts) gave up within about two
+
+
+def retries(message_id: str) -> int:
+    return MessageStatusChange.objects.filter(
+        message_id=message_id, new="queued", reason__contains="not_connected"
+    ).count()
+
+
+def test_review_8_14_an_otp_survives_an_smsc_outage_with_a_real_worker(cast: Cast, worker_env: dict[str, str]) -> None:
+    with SmscServer() as probe:
+        port = probe.port  # free again once the probe stops: the SMSC is down
+    worker_env.update(
+        PROVIDER_SMS="smpp",
+        SMPP_ACCOUNTS=f"smpp://otp:secret@127.0.0.1:{port}/?name=main&tps=0",
+        DISPATCH_BACKOFF_BASE="0.2",
+        DISPATCH_BACKOFF_MAX="1",  # the production schedule (2 s doubling to 30 s), scaled down
+        SMPP_BACKOFF_MAX="0.5",
+    )
+    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
+    worker = Worker(worker_env)
+    worker.start()
+    smsc: SmscServer | None = None
+    try:
+        started = time.monotonic()
+        body = post(api_client(cast.acme_live_key), "/api/v1/verifications", {"to": "0812-3456-7890"}).json()
+        message_id = body["message_id"]
+        wait_for(lambda: retries(message_id) >= 2, timeout=15)
+        time.sleep(max(0.0, OUTAGE - (time.monotonic() - started)))
+        assert Message.objects.get(pk=message_id).status in ("queued", "sending")  # still trying
+        smsc = SmscServer(port=port, receipt_delay=0.05)
+        smsc.start()
+        wait_for(lambda: Message.objects.get(pk=message_id).status == "delivered", timeout=30)
+        assert len(smsc.accepted()) == 1  # one copy
+    finally:
+        worker.stop()
+        if smsc is not None:
+            smsc.stop()
+    assert retries(message_id) > 6  # more tries than the old DISPATCH_MAX_ATTEMPTS allowed
+    assert Message.objects.get(pk=message_id).submits == 1
+    assert Charge.objects.get(reference=message_id).reversed_at is None

@@ -12,8 +12,8 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from messaging.devservers._http import DevServerBase, ScriptedDevServer
-from messaging.devservers.wa_cloud import CallbackReceiver
+from devservers._http import DevServerBase, ScriptedDevServer
+from devservers.wa_cloud import CallbackReceiver
 from messaging.providers.base import DeliveryState, OutboundMessage, ProviderResult
 
 ServerT = TypeVar("ServerT", bound=DevServerBase)

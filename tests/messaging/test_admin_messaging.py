@@ -12,10 +12,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.utils.html import escape
 
+from accounts.models import IdempotencyRecord
 from billing import services as billing
 from messaging import services
 from messaging.models import (
-    IdempotencyRecord,
     Message,
     MessageTemplate,
     PendingReport,
@@ -39,7 +39,7 @@ NUMBER = "+6281234567890"
 
 
 @pytest.fixture
-def traffic(cast: Cast, django_capture_on_commit_callbacks: Capture) -> dict[str, Any]:
+def traffic(cast: Cast, django_capture_on_commit_callbacks: Capture, local_webhooks: None) -> dict[str, Any]:
     """A delivered verification, a message stuck in queued, a failed webhook
     delivery, a template, an early report and an idempotency record."""
     billing.lot_create(customer=cast.acme, amount=2_500_000, reference="ACME-BCA-1")
@@ -76,13 +76,14 @@ def test_every_list_and_detail_page_loads_for_staff(staff: Client, traffic: dict
         "messagetemplate": MessageTemplate.objects.get().pk,
         "sandboxmessage": SandboxMessage.objects.first().pk,  # type: ignore[union-attr]
         "pendingreport": PendingReport.objects.get().pk,
-        "idempotencyrecord": IdempotencyRecord.objects.get().pk,
+        "accounts/idempotencyrecord": IdempotencyRecord.objects.get().pk,
     }
     for model, pk in rows.items():
-        listing = staff.get(f"/admin/messaging/{model}/")
+        model = model if "/" in model else f"messaging/{model}"
+        listing = staff.get(f"/admin/{model}/")
         assert listing.status_code == 200, model
         assert listing.context["cl"].result_count >= 1, model
-        assert staff.get(f"/admin/messaging/{model}/{pk}/change/").status_code == 200, model
+        assert staff.get(f"/admin/{model}/{pk}/change/").status_code == 200, model
     assert staff.get("/admin/messaging/message/add/").status_code == 403  # read-only
 
 

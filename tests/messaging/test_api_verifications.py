@@ -275,9 +275,10 @@ def test_verification_list_filters(funded: Cast, django_capture_on_commit_callba
 
 @pytest.mark.redis
 def test_the_send_path_query_count_is_pinned(funded: Cast, django_assert_max_num_queries, settings) -> None:  # type: ignore[no-untyped-def]
-    """style.md #18: key lookup, pumping guard, template, verification,
-    charge (idempotency check, lot locks, charge, lot update, ledger, alert
-    threshold), message, history — and nothing slow inside the request.
+    """style.md #18: key lookup, pumping guard, template, sender-ID lookup
+    (R-CH-4, one indexed query), verification, charge (lot locks, idempotency
+    check under them, charge, lot update, ledger, alert threshold), message,
+    history — and nothing slow inside the request.
     Limits are counted in Redis, as in production."""
     import os
 
@@ -285,5 +286,5 @@ def test_the_send_path_query_count_is_pinned(funded: Cast, django_assert_max_num
     settings.LIMIT_NUMBER_PER_HOUR = 100_000  # Redis outlives the test database: never trip on old counts
     client = api_client(funded.acme_live_key)
     post(client, "/api/v1/verifications", {"to": "0812-3456-7891"})  # warm the price cache
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert post(client, "/api/v1/verifications", {"to": "0812-3456-7890"}).status_code == 201

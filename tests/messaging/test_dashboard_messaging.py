@@ -152,6 +152,38 @@ def test_verifications_page_shows_status_attempts_sends_and_expiry(cast: Cast, m
     assert ours.id not in filtered.content.decode()
 
 
+def test_review_8_26_the_dashboard_lists_use_the_apis_filtersets(cast: Cast, money: None) -> None:
+    """One FilterSet per list (messaging.filters): the dashboard gains the
+    API's filters (mode, channel and time for verifications) and refuses a bad
+    value as a form error; it shows both modes unless asked (Review 8.21)."""
+    from messaging.filters import MessageFilter, VerificationFilter
+
+    live = send(cast.acme_live_key)
+    test = send(cast.acme_test_key, to=OTHER_NUMBER)
+    sms, _ = services.verification_start(api_key=api_key_for(cast.acme_live_key), to=NUMBER)
+    wa, _ = services.verification_start(api_key=api_key_for(cast.acme_test_key), to=OTHER_NUMBER, channel="wa")
+    client = signed_in(cast.owner.email)
+    response = client.get("/messaging/messages/")
+    html = response.content.decode()
+    assert live.id in html and test.id in html  # both modes by default
+    assert 'name="mode"' in html and 'name="created_after"' in html
+    html = client.get("/messaging/messages/", {"mode": "test"}).content.decode()
+    assert test.id in html and live.id not in html
+    html = client.get("/messaging/messages/", {"mode": "live", "created_after": "2000-01-01T00:00"}).content.decode()
+    assert live.id in html and test.id not in html
+    assert live.id not in client.get("/messaging/messages/", {"created_before": "2000-01-01"}).content.decode()
+    for params in ({"mode": "gold"}, {"created_after": "yesterday"}, {"status": "approved"}):
+        refused = client.get("/messaging/messages/", params)
+        assert refused.status_code == 400, params
+        assert live.id not in refused.content.decode() and 'class="error"' in refused.content.decode()
+    html = client.get("/messaging/verifications/", {"channel": "wa"}).content.decode()
+    assert wa.id in html and sms.id not in html
+    html = client.get("/messaging/verifications/", {"mode": "live"}).content.decode()
+    assert sms.id in html and wa.id not in html
+    assert client.get("/messaging/verifications/", {"status": "delivered"}).status_code == 400
+    assert set(MessageFilter.base_filters) == set(VerificationFilter.base_filters)
+
+
 # --- Sandbox ------------------------------------------------------------------------------
 
 
@@ -238,6 +270,7 @@ def test_billing_role_reads_the_sandbox_but_cannot_send(cast: Cast) -> None:
 # --- Webhooks ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_webhook_create_shows_the_secret_once(cast: Cast) -> None:
     client = signed_in(cast.owner.email)
     response = client.post("/messaging/webhooks/create/", {"url": UNREACHABLE, "events": ["message.status"]})
@@ -260,6 +293,7 @@ def test_webhook_create_refusals_are_form_errors(cast: Cast) -> None:
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_test_event_and_send_again_record_the_failed_attempts(
     cast: Cast, django_capture_on_commit_callbacks: Capture
 ) -> None:
@@ -284,6 +318,7 @@ def test_test_event_and_send_again_record_the_failed_attempts(
         assert escape(row.error) in html  # the attempts log of both deliveries
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_webhook_delete(cast: Cast) -> None:
     endpoint = services.endpoint_create(customer=cast.acme, url=UNREACHABLE)
     delivery = services.test_event_send(customer=cast.acme, endpoint_id=endpoint.id)
@@ -298,6 +333,7 @@ def test_webhook_delete(cast: Cast) -> None:
     assert "endpoint dihapus" in html
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_a_globex_member_cannot_see_or_touch_acme_webhooks(
     cast: Cast, django_capture_on_commit_callbacks: Capture
 ) -> None:
@@ -315,6 +351,7 @@ def test_a_globex_member_cannot_see_or_touch_acme_webhooks(
     assert endpoint.deleted_at is None and WebhookDelivery.objects.count() == 1
 
 
+@pytest.mark.usefixtures("local_webhooks")
 def test_webhooks_are_for_owners_and_developers_only(cast: Cast) -> None:
     client = signed_in(billing_member(cast))
     assert client.get("/messaging/webhooks/").status_code == 403

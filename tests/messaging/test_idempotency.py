@@ -98,8 +98,8 @@ def test_concurrent_requests_with_one_key_charge_once(cast: Cast) -> None:
 def test_keys_expire_after_24_hours(cast: Cast, django_capture_on_commit_callbacks) -> None:
     import time_machine
 
-    from messaging.idempotency import records_purge
-    from messaging.models import IdempotencyRecord
+    from accounts.idempotency import records_purge
+    from accounts.models import IdempotencyRecord
 
     billing.lot_create(customer=cast.acme, amount=10_000, reference="a")
     client = api_client(cast.acme_live_key)

@@ -10,9 +10,9 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import path
 
+from devservers.wa_cloud import CallbackReceiver, WaCloudDevServer
+from devservers.wa_gateway import WaGatewayDevServer
 from messaging import inbound
-from messaging.devservers.wa_cloud import CallbackReceiver, WaCloudDevServer
-from messaging.devservers.wa_gateway import WaGatewayDevServer
 from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome
 from messaging.providers.wa_cloud import WaCloudConfig, WaCloudProvider, signature_header
 from messaging.providers.wa_gateway import WaGatewayConfig, WaGatewayProvider, sign

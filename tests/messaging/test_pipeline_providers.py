@@ -12,11 +12,11 @@ from django.db import connections
 from billing import selectors as billing_selectors
 from billing import services as billing
 from billing.models import Charge
+from devservers.smsc import SmscServer
+from devservers.wa_cloud import DEV_APP_SECRET, DEV_TOKEN, WaCloudDevServer
+from devservers.wa_gateway import DEV_CALLBACK_SECRET, WaGatewayDevServer
+from devservers.wa_gateway import DEV_TOKEN as GW_TOKEN
 from messaging import services
-from messaging.devservers.smsc import SmscServer
-from messaging.devservers.wa_cloud import DEV_APP_SECRET, DEV_TOKEN, WaCloudDevServer
-from messaging.devservers.wa_gateway import DEV_CALLBACK_SECRET, WaGatewayDevServer
-from messaging.devservers.wa_gateway import DEV_TOKEN as GW_TOKEN
 from messaging.models import Message
 from messaging.providers import registry, smpp
 from tests.conftest import Cast, api_client

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 
-from messaging.devservers.smsc import SmscServer, reassemble
+from devservers.smsc import SmscServer, reassemble
 from messaging.limits import LocalTokenBucket
 from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome
 from messaging.providers.smpp import (
@@ -24,8 +24,10 @@ from messaging.providers.smpp import (
     close_providers,
     encode_parts,
     get_provider,
+    mask_receipt,
     outcome_for_status,
     parse_receipt,
+    receipt_time,
     status_code,
 )
 from tests.helpers import wait_for
@@ -533,8 +535,8 @@ def test_submit_without_an_answer_times_out_as_retry(
     assert (result.outcome, result.error_code) == (Outcome.RETRY, "no_response")
     assert result.error_code in AMBIGUOUS_ERROR_CODES
     assert "may have accepted" in result.error_message
-    assert provider.send(otp()).outcome is Outcome.ACCEPTED  # the same bind carries on
-    assert len(smsc.binds) == 1
+    assert provider.send(otp()).outcome is Outcome.ACCEPTED
+    assert len(smsc.binds) == 2  # Review 8.17: the silent session was dropped, the next send bound again
 
 
 # ------------------------------------------------------------------- keep-alive
@@ -569,17 +571,11 @@ def test_close_unbinds(smsc: SmscServer, provider: SmppProvider) -> None:
 
 @pytest.fixture
 def services_stub(monkeypatch: pytest.MonkeyPatch) -> Reports:
-    """Stand-in for messaging.services.delivery_record (written by the lead)."""
-    import messaging
+    """Stand-in for messaging.services.delivery_record, which smpp_bind's receipt_record calls."""
+    from messaging.services import delivery
 
     collected = Reports()
-    try:
-        from messaging import services
-    except ImportError:
-        services = types.ModuleType("messaging.services")
-        monkeypatch.setitem(sys.modules, "messaging.services", services)
-        monkeypatch.setattr(messaging, "services", services, raising=False)
-    monkeypatch.setattr(services, "delivery_record", collected, raising=False)
+    monkeypatch.setattr(delivery, "delivery_record", collected)
     return collected
 
 
@@ -603,15 +599,12 @@ def test_smpp_bind_records_receipts_and_unbinds(
 def test_smpp_bind_survives_a_failing_delivery_record(
     smsc: SmscServer, make_provider: Callable[..., SmppProvider], monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    import messaging
+    from messaging.services import delivery
 
     def broken(report: DeliveryReport) -> None:
         raise RuntimeError("database down")
 
-    services = types.ModuleType("messaging.services")
-    services.delivery_record = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "messaging.services", services)
-    monkeypatch.setattr(messaging, "services", services, raising=False)
+    monkeypatch.setattr(delivery, "delivery_record", broken)
     settings.SMPP_ACCOUNTS = [f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main"]
     assert make_provider(on_report=None).send(otp()).outcome is Outcome.ACCEPTED
     call_command("smpp_bind", once_seconds=0.5, stdout=StringIO())
@@ -647,3 +640,108 @@ def test_get_provider_gives_one_provider_per_account_per_process(smsc: SmscServe
     finally:
         close_providers()
     assert smsc.wait_until(lambda s: s.unbinds == 1, WAIT)
+
+
+# ------------------------------------------------------------------- Review 8.12: receipts in logs
+
+CODE = "482913"
+
+
+def test_review_8_12_mask_receipt_withholds_the_text_field() -> None:
+    receipt = (
+        f"id:7 sub:001 dlvrd:001 submit date:2611300535 done date:2611300536 stat:DELIVRD err:000 text:Kode {CODE}"
+    )
+    masked = mask_receipt(receipt.encode())
+    assert CODE not in masked
+    assert masked.startswith("id:7 sub:001") and masked.endswith("text:<11 chars withheld>")
+    assert mask_receipt("id:7 stat:DELIVRD") == "id:7 stat:DELIVRD"  # nothing to hide
+
+
+@pytest.mark.parametrize("kind", ["text", "tlv", "no_id"])
+def test_review_8_12_malformed_receipts_are_logged_without_the_code(
+    smsc: SmscServer, provider: SmppProvider, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    assert provider.connect()
+    with caplog.at_level(logging.DEBUG):
+        sequence = smsc.send_malformed_receipt(kind=kind, text=f"Kode OTP Anda {CODE}")
+        assert smsc.wait_for_ack(sequence, WAIT).status == 0
+    logged = [r for r in caplog.records if r.name.startswith("messaging")]
+    assert logged, "the malformed receipt was not logged at all"
+    assert all(CODE not in r.getMessage() and CODE.encode().hex() not in r.getMessage() for r in caplog.records)
+    assert any("withheld" in r.getMessage() for r in logged)
+
+
+def test_review_8_12_a_receipts_raw_fields_never_carry_the_text(
+    smsc: SmscServer, provider: SmppProvider, reports: Reports
+) -> None:
+    result = provider.send(otp(f"Kode OTP Anda {CODE}"))
+    report = reports.wait_for(result.provider_message_id)
+    assert CODE not in repr(report.raw)
+    assert report.raw["receipt"]["text"] == "<20 chars withheld>"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------- Review 8.15: receipt times
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=JAKARTA)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2611300535", datetime(2026, 11, 30, 5, 35, tzinfo=JAKARTA)),  # not 05:03:05 (strptime's reading)
+        ("261130053512", datetime(2026, 11, 30, 5, 35, 12, tzinfo=JAKARTA)),
+        ("2601010000", datetime(2026, 1, 1, 0, 0, tzinfo=JAKARTA)),
+    ],
+)
+def test_review_8_15_receipt_time_format_is_chosen_by_length(value: str, expected: datetime) -> None:
+    assert receipt_time(value, JAKARTA, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["", "26113005", "26113005351", "2611300535123", "2613300535", "2602300535", "26a1300535"]
+)
+def test_review_8_15_anything_else_is_refused(value: str) -> None:
+    assert receipt_time(value, JAKARTA, now=NOW) is None
+
+
+def test_review_8_15_a_receipt_time_far_in_the_future_is_clamped_to_now() -> None:
+    assert receipt_time("2611300604", JAKARTA, now=NOW) == datetime(2026, 11, 30, 6, 4, tzinfo=JAKARTA)  # clock skew
+    assert receipt_time("2611300606", JAKARTA, now=NOW) == NOW  # beyond the few minutes we believe
+    assert receipt_time("3001010000", JAKARTA, now=NOW) == NOW
+
+
+def test_review_8_15_receipt_times_over_the_wire_are_within_a_minute(
+    smsc: SmscServer, provider: SmppProvider, reports: Reports
+) -> None:
+    result = provider.send(otp())
+    occurred = reports.wait_for(result.provider_message_id).occurred_at
+    assert occurred is not None
+    assert abs(occurred - datetime.now(tz=UTC)) < timedelta(minutes=1)  # the SMSC stamps YYMMDDhhmm
+
+
+# ------------------------------------------------------------------- Review 8.17: a hung SMSC
+
+
+def test_review_8_17_a_hung_smsc_gets_at_most_one_extra_copy(
+    smsc: SmscServer, make_provider: Callable[..., SmppProvider]
+) -> None:
+    """After a submit_sm_resp timeout the session is dropped, not written into again: while the
+    SMSC hangs nothing more is submitted (binding again fails first), so when it wakes up it can
+    act on at most the one unanswered copy, besides the one the retry sends."""
+    provider = make_provider(response_timeout=0.3, backoff_base=0.05, backoff_max=0.1)
+    assert provider.connect()
+    smsc.hang()
+    first = provider.send(otp())
+    assert (first.outcome, first.error_code, first.submitted) == (Outcome.RETRY, "no_response", True)
+    assert not provider.connected
+    for _ in range(3):
+        later = provider.send(otp())
+        assert (later.outcome, later.error_code, later.submitted) == (Outcome.RETRY, "not_connected", False)
+        time.sleep(0.12)  # past the bind back-off: each round tries to bind again
+    assert len(smsc.submits) == 1, "a silent session was written into again"
+    assert smsc.ignored >= 1  # the binds it left unanswered
+    smsc.hang(False)
+    time.sleep(0.12)
+    assert provider.send(otp()).outcome is Outcome.ACCEPTED
+    assert len(smsc.submits) == 2  # the unanswered copy and the accepted one, nothing more

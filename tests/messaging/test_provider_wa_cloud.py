@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import override_settings
 
-from messaging.devservers.wa_cloud import CallbackReceiver, WaCloudDevServer
+from devservers.wa_cloud import CallbackReceiver, WaCloudDevServer
 from messaging.providers.base import DeliveryState, OutboundMessage, Outcome
 from messaging.providers.wa_cloud import (
     ERROR_RULES,

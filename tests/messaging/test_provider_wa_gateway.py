@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from django.test import override_settings
 
-from messaging.devservers.wa_cloud import CallbackReceiver
-from messaging.devservers.wa_gateway import WaGatewayDevServer
+from devservers.wa_cloud import CallbackReceiver
+from devservers.wa_gateway import WaGatewayDevServer
 from messaging.providers.base import DeliveryState, OutboundMessage, Outcome
 from messaging.providers.wa_gateway import (
     REASON_RULES,

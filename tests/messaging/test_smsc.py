@@ -1,18 +1,21 @@
-"""The development SMSC (messaging.devservers.smsc), driven by smpplib's own client on real sockets."""
+"""The development SMSC (devservers.smsc), driven by smpplib's own client on real sockets."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from smpplib import client as smpp_client
 from smpplib import consts, exceptions
 
-from messaging.devservers.smsc import SmscServer, decode_short_message, reassemble
+from devservers.smsc import SmscServer, decode_short_message, reassemble
 
 DEST = "6281234567890"
 RECEIPT = re.compile(
@@ -262,10 +265,61 @@ def test_bad_command_length_closes_the_connection(smsc: SmscServer) -> None:
         assert raw.recv(16) == b""
 
 
-def test_run_smsc_command_starts_and_stops() -> None:
-    from io import StringIO
+def test_the_smsc_runs_from_the_command_line_outside_django() -> None:
+    """``python -m devservers.smsc``: the development SMSC lives outside the shipped apps."""
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "devservers.smsc", "--port", "0", "--once-seconds", "0.2"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert re.search(r"SMSC listening on 127\.0\.0\.1:\d+", done.stdout)
+    assert "SMSC stopped" in done.stdout
 
-    out = StringIO()
-    call_command("run_smsc", port=0, once_seconds=0.2, stdout=out)
-    assert re.search(r"SMSC listening on 127\.0\.0\.1:\d+", out.getvalue())
-    assert "SMSC stopped" in out.getvalue()
+
+def test_receipts_first_mode_sends_the_receipt_before_the_submit_resp(smsc: SmscServer, esme: Esme) -> None:
+    """Review 8.16: some SMSCs answer with the receipt before submit_sm_resp."""
+    smsc.receipts_before_response()
+    esme.bind()
+    first = esme.submit()  # reads one PDU: the receipt
+    assert first.command == "deliver_sm"
+    resp = esme.client.read_pdu()
+    assert resp.command == "submit_sm_resp" and resp.status == consts.SMPP_ESME_ROK
+    assert first.receipted_message_id == resp.message_id
+    assert re.match(RECEIPT, first.short_message.decode()).group("stat") == "DELIVRD"  # type: ignore[union-attr]
+
+
+def test_a_hung_smsc_answers_nothing_but_records_what_it_reads(smsc: SmscServer, esme: Esme) -> None:
+    """Review 8.17: the SMSC hangs: binds, submits and enquire_links go unanswered."""
+    esme.bind()
+    smsc.hang()
+    esme.client.send_message(
+        source_addr="OTPPORTAL", destination_addr=DEST, short_message=b"Kode OTP Anda 123456", registered_delivery=1
+    )
+    esme.client.send_pdu(_enquire_link(esme))
+    [record] = smsc.wait_for_submits(1)
+    assert (record.answered, record.accepted) == (False, False)
+    smsc.wait_until(lambda s: s.ignored == 1, 3)
+    with socket.create_connection(("127.0.0.1", smsc.port), timeout=0.5) as raw:  # connections are still accepted
+        raw.sendall(_pdu_bytes("bind_transceiver", system_id="otp", password="secret"))
+        with pytest.raises(TimeoutError):
+            raw.recv(16)
+    smsc.hang(False)
+    assert esme.submit().status == consts.SMPP_ESME_ROK  # the next one is answered again
+
+
+def _pdu_bytes(command: str, **fields: Any) -> bytes:
+    from smpplib import smpp
+
+    class _Seq:
+        sequence = 1
+
+        def next_sequence(self) -> int:
+            return 1
+
+    return bytes(smpp.make_pdu(command, client=_Seq(), **fields).generate())

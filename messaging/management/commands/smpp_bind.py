@@ -3,10 +3,10 @@
 For every account in ``settings.SMPP_ACCOUNTS`` it keeps one transceiver bind
 open (binding again with exponential back-off and jitter, forever) so the SMSC
 always has somewhere to send delivery receipts, and passes each receipt to
-``messaging.services.delivery_record`` through ``smpp.record_report`` (imported
-lazily; an exception there is logged and the bind carries on). SIGTERM and
-SIGINT unbind cleanly. Sending is done by the workers, each on its own bind
-(``messaging.providers.smpp.get_provider``).
+``messaging.services.receipt_record`` (``delivery_record`` for a long-lived
+thread), injected as the providers' ``on_report``; an exception there is logged
+and the bind carries on. SIGTERM and SIGINT unbind cleanly. Sending is done by
+the workers, each on its own bind (``messaging.providers.smpp.get_provider``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from messaging.providers.smpp import (
-    SmppProvider,
-    accounts_from_settings,
-    provider_options_from_settings,
-    record_report,
-)
+from messaging.providers.smpp import SmppProvider, accounts_from_settings, provider_options_from_settings
+from messaging.services import receipt_record
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +46,7 @@ class Command(BaseCommand):
         if threading.current_thread() is threading.main_thread():
             previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         providers = [
-            SmppProvider(account, on_report=record_report, mode="transceiver", **provider_options_from_settings())
+            SmppProvider(account, on_report=receipt_record, mode="transceiver", **provider_options_from_settings())
             for account in accounts
         ]
         threads = [

@@ -16,7 +16,7 @@ Scripting::
                             out_of_order=True, bad_signature=True, to="62812…")
 
 The generic pieces (``DevServerBase``, ``CallbackSender``, ``CallbackReceiver``,
-``ReceivedRequest``, ``ScriptedDevServer``) live in ``messaging.devservers._http``,
+``ReceivedRequest``, ``ScriptedDevServer``) live in ``devservers._http``,
 shared with the gateway dev server; they stay importable from here.
 """
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from messaging.devservers._http import (
+from devservers._http import (
     CallbackReceiver,
     CallbackSender,
     DevServerBase,

@@ -15,23 +15,31 @@ What it does:
   ``receipt_delay`` seconds, on the submitting session when it can receive,
   else on another receiver/transceiver bind of the same system_id, else it
   keeps it until such a bind arrives.
+* with ``receipts_first`` (or ``receipts_before_response(True)``) it sends
+  the receipt at once, *before* the ``submit_sm_resp``, as some SMSCs do
+  under load: the client learns the id from the receipt first.
 * can be scripted from another thread: ``refuse``, ``throttle``,
-  ``drop_after``, ``silence``, ``set_receipt_stat``, ``send_malformed_receipt``,
-  ``send_receipt`` (any id, known or not), ``send_mo``, ``ping_clients``,
-  or all at once with ``script(...)``.
+  ``drop_after``, ``silence``, ``hang``, ``set_receipt_stat``,
+  ``send_malformed_receipt``, ``send_receipt`` (any id, known or not),
+  ``send_mo``, ``ping_clients``, or all at once with ``script(...)``.
 
     server = SmscServer(credentials={"otp": "secret"})
     port = server.start()
     ...
     server.stop()
+
+For development: ``python -m devservers.smsc --port 2775`` (``--help`` for the
+rest), then ``SMPP_ACCOUNTS=smpp://otp:secret@127.0.0.1:2775/?name=main``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import secrets
+import signal
 import struct
 import threading
 import time
@@ -268,6 +276,7 @@ class SmscServer:
         receipt_delay: float = 0.2,
         message_id_format: str = "hex",
         system_id: str = "devsmsc",
+        receipts_first: bool = False,
     ) -> None:
         if message_id_format not in ("hex", "decimal"):
             raise ValueError("message_id_format must be 'hex' or 'decimal'")
@@ -283,11 +292,13 @@ class SmscServer:
         self._submits: list[SubmitRecord] = []
         self._binds: list[BindRecord] = []
         self._acks: list[DeliverAck] = []
-        self._counts = {"enquire_link": 0, "enquire_link_resp": 0, "unbind": 0}
+        self._counts = {"enquire_link": 0, "enquire_link_resp": 0, "unbind": 0, "ignored": 0}
         # Script, read by the event loop under the lock.
         self._refuse: dict[str, int] = {}
         self._throttle = 0
         self._silence = 0
+        self._hung = False
+        self._receipts_first = receipts_first
         self._drop: _Drop | None = None
         self._receipt_stat: dict[str, tuple[str, str]] = {}
         self._receipts_enabled = True
@@ -474,6 +485,23 @@ class SmscServer:
         with self._lock:
             self._silence = count
 
+    def hang(self, hung: bool = True) -> None:
+        """A hung SMSC: connections are still accepted and PDUs read (submits are recorded, never
+        accepted), but nothing at all is answered, binds included, until ``hang(False)``."""
+        with self._lock:
+            self._hung = hung
+
+    @property
+    def ignored(self) -> int:
+        """Requests other than submit_sm left unanswered while hung (binds, enquire_links…)."""
+        with self._lock:
+            return self._counts["ignored"]
+
+    def receipts_before_response(self, enabled: bool = True) -> None:
+        """Send each receipt at once, before the submit_sm_resp (see ``receipts_first``)."""
+        with self._lock:
+            self._receipts_first = enabled
+
     def drop_after(self, count: int = 1, *, answer: bool = True, accept: bool = False) -> None:
         """Drop the TCP connection on the ``count``-th next submit.
 
@@ -530,6 +558,7 @@ class SmscServer:
             self._refuse.clear()
             self._throttle = 0
             self._silence = 0
+            self._hung = False
             self._drop = None
             self._receipt_stat.clear()
             self._receipts_enabled = True
@@ -571,21 +600,26 @@ class SmscServer:
             fields["message_state"] = RECEIPT_STATES.get(stat, consts.SMPP_MESSAGE_STATE_UNKNOWN)
         return self._call(lambda: self._push(system_id, "deliver_sm", fields, message_id))
 
-    def send_malformed_receipt(self, *, system_id: str | None = None, kind: str = "text") -> int:
+    def send_malformed_receipt(self, *, system_id: str | None = None, kind: str = "text", text: str = "") -> int:
         """Send a broken receipt; returns the deliver_sm sequence.
 
         ``kind="text"``: esm_class 0x04 with garbage text and no TLVs.
         ``kind="tlv"``: a receipt whose message_state TLV is cut short (smpplib cannot parse it).
         ``kind="no_id"``: receipt text without an id and no TLVs.
+        ``text``: what the receipt's ``text:`` field says (the start of the SMS, as real ones do).
         """
+        tail = f" text:{text}".encode("ascii", errors="replace") if text else b""
         if kind == "text":
-            fields = {"esm_class": 0x04, "short_message": b"\xff\xfegarbage: not a receipt \x00\x01"}
+            fields = {"esm_class": 0x04, "short_message": b"\xff\xfegarbage: not a receipt \x00\x01" + tail}
             return self._call(lambda: self._push(system_id, "deliver_sm", fields, ""))
         if kind == "no_id":
-            fields = {"esm_class": 0x04, "short_message": b"sub:001 dlvrd:001 stat:DELIVRD err:000 text:"}
+            fields = {
+                "esm_class": 0x04,
+                "short_message": b"sub:001 dlvrd:001 stat:DELIVRD err:000" + (tail or b" text:"),
+            }
             return self._call(lambda: self._push(system_id, "deliver_sm", fields, ""))
         if kind == "tlv":
-            fields = {"esm_class": 0x04, "short_message": b"id:1 stat:DELIVRD"}
+            fields = {"esm_class": 0x04, "short_message": b"id:1 stat:DELIVRD" + tail}
             return self._call(lambda: self._push(system_id, "deliver_sm", fields, "", trailer=b"\x04\x27\x00\x01"))
         raise ValueError(f"unknown malformed kind {kind!r}")
 
@@ -686,6 +720,11 @@ class SmscServer:
             session.write(_pdu("generic_nack", sequence, status=ESME_RINVCMDLEN).generate())
             return
 
+        with self._lock:
+            hung = self._hung
+        if hung and name != "submit_sm":
+            self._count("ignored")
+            return
         if name in _BIND_MODES:
             self._on_bind(session, name, pdu, sequence)
         elif name == "enquire_link":
@@ -749,7 +788,9 @@ class SmscServer:
                 self._drop.remaining -= 1
                 if self._drop.remaining <= 0:
                     drop, self._drop = self._drop, None
-            if self._silence > 0 and drop is None:
+            if self._hung:
+                silent = True
+            elif self._silence > 0 and drop is None:
                 self._silence -= 1
                 silent = True
             if (drop is not None and not drop.accept) or silent:
@@ -763,6 +804,7 @@ class SmscServer:
                 status = self._refuse.get(destination, ESME_ROK)
             stat, err = self._receipt_stat.get(destination, ("DELIVRD", "000"))
             receipts = self._receipts_enabled
+            receipts_first = self._receipts_first
 
         esm_class = _int(pdu.esm_class)
         data_coding = _int(pdu.data_coding)
@@ -794,6 +836,11 @@ class SmscServer:
         )
         self._record(lambda: self._submits.append(record))
 
+        wants = record.registered_delivery & consts.SMPP_SMSC_DELIVERY_RECEIPT_BITMASK
+        receipt = record.accepted and receipts and (wants == 1 or (wants == 2 and stat != "DELIVRD"))
+        if receipt and receipts_first:
+            self._deliver_receipt(session, record, stat, err)
+            receipt = False
         if answered:
             fields: dict[str, Any] = {"status": status}
             if message_id:
@@ -804,14 +851,16 @@ class SmscServer:
                 await session.writer.drain()
             session.close()
 
-        wants = record.registered_delivery & consts.SMPP_SMSC_DELIVERY_RECEIPT_BITMASK
-        if record.accepted and receipts and (wants == 1 or (wants == 2 and stat != "DELIVRD")):
+        if receipt:
             task = asyncio.get_running_loop().create_task(self._receipt_later(session, record, stat, err))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _receipt_later(self, origin: _Session, record: SubmitRecord, stat: str, err: str) -> None:
         await asyncio.sleep(self.receipt_delay)
+        self._deliver_receipt(origin, record, stat, err)
+
+    def _deliver_receipt(self, origin: _Session, record: SubmitRecord, stat: str, err: str) -> None:
         now = _stamp(datetime.now(tz=_JAKARTA))
         text = (
             f"id:{record.message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
@@ -837,3 +886,41 @@ class SmscServer:
         sequence = session.next_sequence()
         session.sent[sequence] = record.message_id
         session.write(_pdu("deliver_sm", sequence, **fields).generate())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m devservers.smsc``: run an SMSC on 127.0.0.1 until Ctrl-C / SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m devservers.smsc", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2775)
+    parser.add_argument("--system-id", default="otp")
+    parser.add_argument("--password", default="secret")
+    parser.add_argument("--receipt-delay", type=float, default=0.2, help="seconds before the receipt")
+    parser.add_argument("--receipts-first", action="store_true", help="send each receipt before submit_sm_resp")
+    parser.add_argument("--message-ids", choices=("hex", "decimal"), default="hex")
+    parser.add_argument("--once-seconds", type=float, default=None, help="stop after N seconds (tests)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = SmscServer(
+        options.host,
+        options.port,
+        credentials={options.system_id: options.password},
+        receipt_delay=options.receipt_delay,
+        message_id_format=options.message_ids,
+        receipts_first=options.receipts_first,
+    )
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    port = server.start()
+    print(f"SMSC listening on {options.host}:{port} (system_id {options.system_id!r})", flush=True)
+    try:
+        stop.wait(options.once_seconds)
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("SMSC stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

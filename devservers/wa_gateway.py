@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from messaging.devservers._http import ReceivedRequest, Reply, ScriptedDevServer, digits
+from devservers._http import ReceivedRequest, Reply, ScriptedDevServer, digits
 from messaging.providers.wa_gateway import sign
 
 # Development credentials, never real ones.
