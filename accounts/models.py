@@ -154,3 +154,27 @@ class ApiKey(models.Model):
     @property
     def is_test(self) -> bool:
         return self.mode == self.Mode.TEST
+
+
+class IdempotencyRecord(models.Model):
+    """``Idempotency-Key`` (api-contract "Basics"): same key + body within 24 h
+    replays the first response; another body is a 409."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "messaging_idempotencyrecord"  # moved from messaging with its table (no data copied)
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="idempotency_unique_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_age")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.key}"

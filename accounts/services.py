@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -13,8 +14,11 @@ from accounts.models import ApiKey, Customer, Membership, User
 from accounts.selectors import hash_secret
 from otpportal.errors import ServiceError
 
+logger = logging.getLogger(__name__)
+
 API_KEY_RANDOM_BYTES = 32
 VISIBLE_PREFIX_CHARS = 8
+API_KEY_NAME_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,56 @@ def customer_create(
     return customer
 
 
-@transaction.atomic
-def membership_add(
-    *, customer: Customer, email: str, role: str = Membership.Role.DEVELOPER, password: str | None = None
-) -> Membership:
+def _check_role(role: str) -> None:
     if role not in Membership.Role.values:
         raise ServiceError("invalid_request", f"Unknown role {role!r}.", details={"role": ["Unknown role."]})
+
+
+def _actor(actor: User | None) -> str:
+    return actor.email if actor is not None else "system"
+
+
+@transaction.atomic
+def membership_add(
+    *,
+    customer: Customer,
+    email: str,
+    role: str = Membership.Role.DEVELOPER,
+    password: str | None = None,
+    actor: User | None = None,
+) -> Membership:
+    """Make ``email`` a member of ``customer`` with ``role`` (the user is created
+    when new; an existing membership takes the new role)."""
+    _check_role(role)
     email = email.strip().lower()
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=password)
     membership, _created = Membership.objects.update_or_create(user=user, customer=customer, defaults={"role": role})
+    logger.info("membership: %s joins %s as %s (by %s)", email, customer.slug, role, _actor(actor))
     return membership
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor: User | None = None) -> Membership:
+    _check_role(role)
+    Membership.objects.filter(pk=membership.pk).update(role=role)
+    membership.role = role
+    logger.info(
+        "membership: %s at %s is now %s (by %s)",
+        membership.user.email,
+        membership.customer.slug,
+        role,
+        _actor(actor),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User | None = None) -> None:
+    """The user stays (it may belong to other customers); it loses access to this one."""
+    Membership.objects.filter(pk=membership.pk).delete()
+    logger.info("membership: %s leaves %s (by %s)", membership.user.email, membership.customer.slug, _actor(actor))
 
 
 def api_key_create(
@@ -102,6 +144,20 @@ def api_key_create(
     return CreatedKey(api_key=api_key, secret=secret)
 
 
+def api_key_rename(*, api_key: ApiKey, name: str) -> ApiKey:
+    """Only the label changes: the key, its mode and its customer never do."""
+    name = (name or "").strip()
+    if len(name) > API_KEY_NAME_MAX:
+        raise ServiceError(
+            "invalid_request",
+            f"A key's name has at most {API_KEY_NAME_MAX} characters.",
+            details={"name": [f"At most {API_KEY_NAME_MAX} characters."]},
+        )
+    ApiKey.objects.filter(pk=api_key.pk).update(name=name)
+    api_key.name = name
+    return api_key
+
+
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         now = timezone.now()
@@ -110,9 +166,38 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     return api_key
 
 
-def customer_set_status(*, customer: Customer, status: str) -> Customer:
+@transaction.atomic
+def customer_set_status(*, customer: Customer, status: str, reason: str = "", actor: User | None = None) -> Customer:
+    """Suspend or reactivate a customer (sends are refused while it is not
+    active). A terminated customer stays terminated: termination settles the
+    postpaid guarantee (R-POST-7, ``billing.services.customer_terminate``)."""
     if status not in Customer.Status.values:
         raise ServiceError("invalid_request", f"Unknown status {status!r}.", details={"status": ["Unknown."]})
-    Customer.objects.filter(pk=customer.pk).update(status=status)
+    old = Customer.objects.select_for_update().values_list("status", flat=True).get(pk=customer.pk)
+    if old != status:
+        if old == Customer.Status.TERMINATED:
+            raise ServiceError(
+                "invalid_request",
+                f"{customer.slug} is terminated; its status no longer changes.",
+                details={"status": ["The customer is terminated."]},
+            )
+        Customer.objects.filter(pk=customer.pk).update(status=status)
+        logger.info("customer %s: status %s -> %s (by %s): %s", customer.slug, old, status, _actor(actor), reason)
     customer.status = status
+    return customer
+
+
+@transaction.atomic
+def customer_set_mode(*, customer: Customer, mode: str, reason: str = "", actor: User | None = None) -> Customer:
+    """Switch a customer between prepaid and postpaid. Money does not move
+    here: a postpaid customer's guarantee (R-POST-1) is recorded by billing."""
+    if mode not in Customer.Mode.values:
+        raise ServiceError(
+            "invalid_request", f"Unknown mode {mode!r}.", details={"mode": [f"One of {Customer.Mode.values}."]}
+        )
+    old = Customer.objects.select_for_update().values_list("mode", flat=True).get(pk=customer.pk)
+    if old != mode:
+        Customer.objects.filter(pk=customer.pk).update(mode=mode)
+        logger.info("customer %s: mode %s -> %s (by %s): %s", customer.slug, old, mode, _actor(actor), reason)
+    customer.mode = mode
     return customer

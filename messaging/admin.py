@@ -1,6 +1,6 @@
 """Staff back-office for messaging: verifications, messages and their status
 history, webhooks and their deliveries, customers' verification texts, the
-sandbox inbox, early delivery reports and idempotency records.
+sandbox inbox and early delivery reports (idempotency records: the accounts admin).
 
 Almost everything is read-only. Nothing here edits a message's status: the
 one message action re-enqueues dispatch (``sending.enqueue_dispatch``), and
@@ -22,7 +22,6 @@ from billing.admin import ServiceForm, ServiceFormAdmin
 from billing.templatetags.money import format_rupiah
 from messaging import phones, services
 from messaging.models import (
-    IdempotencyRecord,
     Message,
     MessageStatusChange,
     MessageTemplate,
@@ -225,7 +224,7 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 
 class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    fields = ["number", "created_at", "status_code", "error", "duration_ms", "response_excerpt"]
+    fields = ["number", "created_at", "status_code", "error", "duration_ms"]  # no answer body (review 8.7)
     readonly_fields = fields
     ordering = ["created_at", "id"]
 
@@ -319,13 +318,3 @@ class PendingReportAdmin(ReadOnlyAdmin):
     search_fields = ["=provider_message_id"]
     fields = list_display
     readonly_fields = list_display
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(ReadOnlyAdmin):
-    list_display = ["customer", "key", "method", "path", "status_code", "created_at"]
-    list_filter = ["method", "status_code"]
-    search_fields = ["=key", "customer__slug", "path"]
-    list_select_related = ["customer"]
-    fields = ["customer", "key", "method", "path", "request_hash", "status_code", "response", "created_at"]
-    readonly_fields = fields

@@ -9,31 +9,38 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import IDEMPOTENCY_PARAM, idempotent
+from accounts.models import ApiKey
 from billing import services as billing
 from messaging import content, phones, selectors, services
 from messaging.encoding import measure
-from messaging.idempotency import idempotent
+from messaging.filters import ListFilter, MessageFilter, VerificationFilter
 from messaging.models import Channel, Message, Verification, WebhookEndpoint
 from messaging.providers import registry
 from otpportal.errors import ServiceError
 
-IDEMPOTENCY_PARAM = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="≤ 64 chars; the same key and body within 24 h replays the first response.",
-)
-
-
 # --- serializers ----------------------------------------------------------
+
+
+class ModeField(serializers.ChoiceField):
+    """Review 8.21: ``live`` or ``test``, from the row's ``is_test`` (the key that sent it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("source", "is_test")
+        kwargs.setdefault("help_text", "`test`: sent with a test key (sandbox, never charged); else `live`.")
+        super().__init__(choices=ApiKey.Mode.choices, read_only=True, **kwargs)
+
+    def to_representation(self, value: bool) -> str:
+        return ApiKey.Mode.TEST if value else ApiKey.Mode.LIVE
 
 
 class VerificationStartIn(serializers.Serializer):
@@ -63,6 +70,7 @@ class VerificationOut(serializers.Serializer):
     message_id = serializers.CharField()
     reference = serializers.CharField()
     fallback = serializers.ListField(child=serializers.CharField())
+    mode = ModeField()
     created_at = serializers.DateTimeField()
 
 
@@ -81,6 +89,7 @@ def verification_data(verification: Verification, message: Message | None) -> di
         "message_id": message.id if message else "",
         "reference": verification.reference,
         "fallback": verification.fallback,
+        "is_test": verification.is_test,
         "created_at": verification.created_at,
     }
     return VerificationOut(data).data
@@ -115,6 +124,7 @@ class MessageIn(serializers.Serializer):
 
 class MessageOut(serializers.ModelSerializer):
     verification_id = serializers.CharField(allow_null=True)
+    mode = ModeField()
 
     class Meta:
         model = Message
@@ -131,11 +141,24 @@ class MessageOut(serializers.ModelSerializer):
             "verification_id",
             "reference",
             "error_code",
+            "mode",
             "created_at",
             "updated_at",
             "sent_at",
             "delivered_at",
         ]
+
+
+class QuoteIn(serializers.Serializer):
+    to = serializers.CharField(max_length=40, help_text="Destination number: 08…, 628… or +628….")
+    channel = serializers.ChoiceField(choices=Channel.choices, default="sms")
+    text = serializers.CharField(
+        max_length=1600,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The text to price; default: the standard verification text.",
+    )
 
 
 class QuoteOut(serializers.Serializer):
@@ -185,10 +208,38 @@ class Cursor(CursorPagination):
     page_size_query_param = "limit"
 
 
+class KeyModeFilterBackend(DjangoFilterBackend):
+    """django-filter for the API's lists: a refused value raises a DRF
+    ValidationError (400 ``invalid_request`` naming the field, Review 8.26);
+    without ``?mode=`` a list shows the calling key's mode only (Review 8.21)."""
+
+    def get_filterset_kwargs(self, request: Request, queryset: QuerySet[Any], view: Any) -> dict[str, Any]:
+        return {**super().get_filterset_kwargs(request, queryset, view), "default_mode": request.auth.mode}
+
+
+# A cursor-paginated list filtered by ``filterset_class``; the schema documents
+# both from the class attributes. ``queryset`` only names the model for the
+# schema: the rows come from ``get_queryset`` (a selector scoped to the key's
+# customer). (A comment, not a docstring: drf-spectacular would show it.)
+class FilteredListApi(GenericAPIView):
+    filter_backends = [KeyModeFilterBackend]
+    filterset_class: type[ListFilter]
+    pagination_class = Cursor
+
+    def list_page(self) -> list[Any]:
+        return self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
+
+
 # --- verifications -----------------------------------------------------------
 
 
-class VerificationsApi(APIView):
+class VerificationsApi(FilteredListApi):
+    queryset = Verification.objects.none()
+    filterset_class = VerificationFilter
+
+    def get_queryset(self) -> QuerySet[Verification]:
+        return selectors.verifications(customer=self.request.auth.customer)
+
     @extend_schema(
         operation_id="verifications_create",
         request=VerificationStartIn,
@@ -201,41 +252,11 @@ class VerificationsApi(APIView):
         verification, message = services.verification_start(api_key=request.auth, **data)
         return Response(verification_data(verification, message), status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="verifications_list",
-        responses=VerificationOut(many=True),
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("to", str)],
-    )
+    @extend_schema(operation_id="verifications_list", responses=VerificationOut(many=True))
     def get(self, request: Request) -> Response:
-        queryset = selectors.verifications(customer=request.auth.customer, **_filters(request, ("status", "to")))
-        paginator = Cursor()
-        page = paginator.paginate_queryset(queryset, request, view=self)
+        page = self.list_page()
         latest = selectors.latest_messages(verifications=page)
-        return paginator.get_paginated_response([verification_data(v, latest.get(v.id)) for v in page])
-
-
-def _filters(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name in names:
-        value = request.query_params.get(name)
-        if value in (None, ""):
-            continue
-        if name == "to":
-            value = phones.parse(value, require_operator=False).e164
-        elif name in ("created_after", "created_before"):
-            field = serializers.DateTimeField()
-            try:
-                value = field.to_internal_value(value)
-            except serializers.ValidationError:
-                raise ServiceError(
-                    "invalid_request", f"{name} must be an ISO 8601 time.", details={name: ["ISO 8601 expected."]}
-                ) from None
-        elif name == "status" and value not in {*Message.Status.values, *Verification.Status.values}:
-            raise ServiceError("invalid_request", f"Unknown status {value!r}.", details={name: ["Unknown."]})
-        elif name == "channel" and value not in Channel.values:
-            raise ServiceError("invalid_request", f"Unknown channel {value!r}.", details={name: ["Unknown."]})
-        result[name] = value
-    return result
+        return self.get_paginated_response([verification_data(v, latest.get(v.id)) for v in page])
 
 
 class VerificationDetailApi(APIView):
@@ -299,7 +320,13 @@ class VerificationCancelApi(APIView):
 # --- messages ------------------------------------------------------------------
 
 
-class MessagesApi(APIView):
+class MessagesApi(FilteredListApi):
+    queryset = Message.objects.none()
+    filterset_class = MessageFilter
+
+    def get_queryset(self) -> QuerySet[Message]:
+        return selectors.messages(customer=self.request.auth.customer)
+
     @extend_schema(
         operation_id="messages_create", request=MessageIn, responses={201: MessageOut}, parameters=[IDEMPOTENCY_PARAM]
     )
@@ -309,20 +336,9 @@ class MessagesApi(APIView):
         message = services.message_send(api_key=request.auth, **data)
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        operation_id="messages_list",
-        responses=MessageOut(many=True),
-        parameters=[OpenApiParameter(n, str) for n in ("status", "channel", "to", "created_after", "created_before")]
-        + [OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-    )
+    @extend_schema(operation_id="messages_list", responses=MessageOut(many=True))
     def get(self, request: Request) -> Response:
-        queryset: QuerySet[Message] = selectors.messages(
-            customer=request.auth.customer,
-            **_filters(request, ("status", "channel", "to", "created_after", "created_before")),
-        )
-        paginator = Cursor()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(MessageOut(page, many=True).data)
+        return self.get_paginated_response(MessageOut(self.list_page(), many=True).data)
 
 
 class MessageDetailApi(APIView):
@@ -335,25 +351,16 @@ class MessageDetailApi(APIView):
 
 
 class QuoteApi(APIView):
-    @extend_schema(
-        operation_id="pricing_quote",
-        parameters=[
-            OpenApiParameter("to", str, required=True),
-            OpenApiParameter("channel", str),
-            OpenApiParameter("text", str),
-        ],
-        responses=QuoteOut,
-    )
+    @extend_schema(operation_id="pricing_quote", parameters=[QuoteIn], responses=QuoteOut)
     def get(self, request: Request) -> Response:
         customer = request.auth.customer
-        channel = request.query_params.get("channel") or "sms"
-        if channel not in Channel.values:
-            raise ServiceError("invalid_request", f"Unknown channel {channel!r}.", details={"channel": ["Unknown."]})
-        to = request.query_params.get("to")
-        if not to:
-            raise ServiceError("invalid_phone_number", "to is required.", details={"to": ["Required."]})
-        phone = phones.parse(to, require_operator=channel == Channel.SMS)
-        text = request.query_params.get("text")
+        # Review 8.20: a missing `to` is invalid_request naming the field; a `to`
+        # that is there but not a number is invalid_phone_number (phones.parse).
+        params = {name: value for name, value in request.query_params.items() if value or name == "text"}
+        data = _parse(QuoteIn, params)
+        channel = data["channel"]
+        phone = phones.parse(data["to"], require_operator=channel == Channel.SMS)
+        text = data.get("text")
         if text is None:
             text = content.render_verification_text(
                 template=None,
@@ -362,10 +369,6 @@ class QuoteApi(APIView):
                 code="123456",
                 ttl_seconds=300,
                 channel=channel,
-            )
-        if len(text) > 1600:
-            raise ServiceError(
-                "invalid_request", "text is longer than 1600 characters.", details={"text": ["Too long."]}
             )
         measured = measure(text, channel)
         operator = phone.operator.value if phone.operator else ""

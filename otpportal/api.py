@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, get_script_prefix, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -95,12 +98,44 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return request.path_info == "/api" or request.path_info.startswith("/api/")
+
+
+def _json_error(code: str, message: str, status: int, details: dict[str, Any] | None = None) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+
+
+CATCH_ALL_NAME = "api-not-found"
+
+
+def _slash_twin(request: HttpRequest) -> str | None:
+    """The endpoint the path names once a trailing slash is dropped or added, if any."""
+    path = request.path_info
+    twin = path.rstrip("/") if path.endswith("/") else f"{path}/"
+    try:
+        match = resolve(twin)
+    except Resolver404:
+        return None
+    return None if match.url_name == CATCH_ALL_NAME else f"{get_script_prefix()}{twin.lstrip('/')}"
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Review 8.18: the last route under /api/. Every unknown path answers the
+    contract's JSON 404, whatever DEBUG is and for every method; since the path
+    resolves, CommonMiddleware's APPEND_SLASH never redirects (nor fails on a
+    POST). A stray or missing trailing slash names the endpoint that was meant."""
+    message = f"No endpoint at {request.path}."
+    twin = _slash_twin(request)
+    if twin is None:
+        return _json_error("not_found", message, 404)
+    hint = f"Did you mean {twin}?"
+    return _json_error("not_found", f"{message} {hint}", 404, {"path": [hint]})
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint.", "details": {}}}, status=404)
+        return _json_error("not_found", "No such endpoint.", 404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception or Http404())
@@ -108,13 +143,55 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(
-            {"error": {"code": "internal_error", "message": "An unexpected error occurred.", "details": {}}},
-            status=500,
-        )
+        return _json_error("internal_error", "An unexpected error occurred.", 500)
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+# HTTP status -> the stable code of a refusal made outside DRF's exception handler.
+_CODE_BY_STATUS: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class ApiErrorMiddleware:
+    """Review 8.18: an error under /api/ is always the contract's JSON shape.
+
+    Refusals rendered by something other than the exception handler above
+    (Django's debug 404/500 pages when DEBUG is on, a 405 of the schema view
+    in YAML or of the docs page in HTML, a CSRF refusal) are rewritten to
+    ``{"error": {"code", "message", "details"}}`` with the same status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not _is_api(request):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        status = response.status_code
+        code = _CODE_BY_STATUS.get(status, "internal_error" if status >= 500 else "invalid_request")
+        message = (
+            f'Method "{request.method}" not allowed.' if status == 405 else f"{response.reason_phrase}: {request.path}"
+        )
+        rewritten = _json_error(code, message, status)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                rewritten[header] = response[header]
+        return rewritten
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

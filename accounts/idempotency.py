@@ -18,22 +18,41 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from messaging.models import IdempotencyRecord
+from accounts.models import IdempotencyRecord
 from otpportal.errors import ServiceError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 64
 
+# The header as the OpenAPI schema shows it on every POST that creates or charges.
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="≤ 64 chars; the same key and body within 24 h replays the first response.",
+)
+
 
 def _fingerprint(request: Request) -> str:
+    """The request's identity: method, path, the parsed fields and, for a
+    multipart upload, each file's content (not only its name)."""
     try:
         body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
     except (TypeError, ValueError):
         body = repr(request.data)
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{request.method} {request.path}\n{body}".encode())
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            digest.update(f"\n{name}:".encode())
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    return digest.hexdigest()
 
 
 def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
