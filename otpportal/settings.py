@@ -7,6 +7,7 @@ Every variable is documented in `.env.example` and the README. Production
 from __future__ import annotations
 
 import sys
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -34,8 +35,17 @@ if not SECRET_KEY:
         )
 
 # Key for the HMAC of verification codes and for encrypting message bodies
-# while they wait in the outbox. Falls back to SECRET_KEY.
-OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default="") or SECRET_KEY
+# while they wait in the outbox. Required in production (review 8.11); DEBUG
+# and tests fall back to SECRET_KEY.
+OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default="")
+if not OTP_HMAC_KEY:
+    if DEBUG or TESTING:
+        OTP_HMAC_KEY = SECRET_KEY
+    else:
+        raise ImproperlyConfigured(
+            "OTP_HMAC_KEY is not set. Production (DEBUG off) refuses to start without it: it keys the "
+            "verification-code HMACs and the sealed outbox bodies; set a long random value of its own."
+        )
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if (DEBUG or TESTING) else []
@@ -71,6 +81,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "otpportal.middleware.ChosenLanguageMiddleware",
+    "otpportal.api.ApiErrorMiddleware",  # errors under /api/ always in the contract's JSON shape
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -153,6 +164,15 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Review 8.9: lock out a user name from one client address, never a whole
+# address (behind a load balancer every client may share one), and read the
+# client's address as accounts.client_ip does for the API's limits too.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field (it holds the email), not USERNAME_FIELD
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# Reverse proxies in front of Django that append to X-Forwarded-For: 0 = use
+# the socket's address (REMOTE_ADDR); N = the Nth address from the right.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- I18N -----------------------------------------------------------------
 LANGUAGE_CODE = "id"
@@ -185,6 +205,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="OTP Portal <no-reply@otpportal.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Staff who get operational alerts (mail_admins), e.g. a failed ledger
+# reconciliation: "Finance <finance@example.co.id>,ops@example.co.id".
+ADMINS = [(name, address) for name, address in getaddresses([env.str("ADMINS", default="")]) if address]
 
 # --- Security (production) ------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -235,7 +258,10 @@ SPECTACULAR_SETTINGS = {
         "KeyModeEnum": "accounts.models.ApiKey.Mode",
         "VerificationStatusEnum": "messaging.models.Verification.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
         "WebhookEventEnum": "messaging.models.WebhookEndpoint.Event",
+        "SenderIdStatusEnum": "senderids.models.Registration.Status",
     },
 }
 
@@ -279,7 +305,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# --- Business policy (see ../shared/docs/domain-rules.md) -----------------
+# --- Business policy (see docs/rules.md) -----------------------------------
 ALLOWED_COUNTRIES = env.list("ALLOWED_COUNTRIES", default=["ID"])  # R-OP-2
 DEPOSIT_VALIDITY_DAYS = env.int("DEPOSIT_VALIDITY_DAYS", default=365)  # R-PRE-5
 INACTIVITY_FORFEIT_MONTHS = env.int("INACTIVITY_FORFEIT_MONTHS", default=6)  # R-PRE-6
@@ -292,13 +318,27 @@ BANK_TRANSFER_DETAILS = env.str(
     "BANK_TRANSFER_DETAILS", default="Bank BCA 123-456-7890 a.n. PT. Adsmedia Digital Indonesia"
 )
 
+# Postpaid (R-POST-1 … R-POST-8; docs/rules.md).
+POSTPAID_GUARANTEE_MIN = env.int("POSTPAID_GUARANTEE_MIN", default=10_000_000)  # R-POST-1
+POSTPAID_CAP_PERCENT = env.int("POSTPAID_CAP_PERCENT", default=200)  # R-POST-2: 2 × the guarantee
+POSTPAID_CAP_WARN_PERCENT = env.int("POSTPAID_CAP_WARN_PERCENT", default=80)  # R-POST-2 policy
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=14)  # R-POST-5
+INVOICE_REMIND_DAYS_BEFORE = env.int("INVOICE_REMIND_DAYS_BEFORE", default=3)  # R-POST-5 policy
+VAT_ENABLED = env.bool("VAT_ENABLED", default=True)  # R-POST-8
+GUARANTEE_REFUND_WORKING_DAYS = env.int("GUARANTEE_REFUND_WORKING_DAYS", default=7)  # R-POST-7
+WORKING_DAYS_SKIP_COLLECTIVE_LEAVE = env.bool("WORKING_DAYS_SKIP_COLLECTIVE_LEAVE", default=True)  # R-POST-7
+# The seller on invoices and statements.
+COMPANY_NAME = env.str("COMPANY_NAME", default="PT. Adsmedia Digital Indonesia")
+COMPANY_NPWP = env.str("COMPANY_NPWP", default="00.000.000.0-000.000")
+COMPANY_ADDRESS = env.str("COMPANY_ADDRESS", default="Jakarta, Indonesia")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}},
 }
 
 # Celery beat: the daily run at 00:10 WIB (django-celery-beat reads this at
@@ -307,7 +347,26 @@ from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
     "billing-run-daily": {"task": "billing.tasks.run_daily", "schedule": crontab(hour=0, minute=10)},
+    # Prove ledger == lot balances after the daily run; emails ADMINS on a mismatch.
+    "billing-reconcile": {"task": "billing.tasks.reconcile", "schedule": crontab(hour=0, minute=30)},
+    # R-POST-3: invoices (and prepaid statements) for the month just ended.
+    "billing-close-month": {
+        "task": "billing.tasks.close_month",
+        "schedule": crontab(hour=0, minute=5, day_of_month=1),
+    },
 }
+# R-SID-6, R-SID-7: the quarter just ended judged at 00:20 WIB on its next
+# quarter's first day; low-traffic warnings from two weeks before a quarter
+# ends (daily, idempotent). R-SID-5's monthly minimum is a step of close_month.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "senderids-quarter-review": {
+            "task": "senderids.tasks.quarter_review",
+            "schedule": crontab(hour=0, minute=20, day_of_month=1, month_of_year="1,4,7,10"),
+        },
+        "senderids-quarter-warn": {"task": "senderids.tasks.quarter_warn", "schedule": crontab(hour=9, minute=0)},
+    }
+)
 
 # --- Messaging policy (issue 4; README "Configuration") ---------------------
 OTP_GUARD_MAX_SMS = env.int("OTP_GUARD_MAX_SMS", default=3)  # R-CH-3
@@ -337,19 +396,31 @@ PUMPING_WINDOW_SECONDS = env.int("PUMPING_WINDOW_SECONDS", default=600)
 PUMPING_MIN_NUMBERS = env.int("PUMPING_MIN_NUMBERS", default=20)  # distinct numbers in one range per window
 PUMPING_MIN_APPROVAL_RATE = env.float("PUMPING_MIN_APPROVAL_RATE", default=0.1)
 PUMPING_PREFIX_DIGITS = env.int("PUMPING_PREFIX_DIGITS", default=8)  # "+628123…" = +62 and 6 national digits
+# Retries are budgeted in time (review 8.14): a verification's message until the verification
+# expires, a /messages message for MESSAGE_RETRY_WINDOW seconds. DISPATCH_MAX_ATTEMPTS is only a
+# safety ceiling on attempts that reached the provider (refusals, ambiguous errors).
+MESSAGE_RETRY_WINDOW = env.int("MESSAGE_RETRY_WINDOW", default=600)  # seconds after a /messages message's creation
 DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=6)
 DISPATCH_BACKOFF_BASE = env.float("DISPATCH_BACKOFF_BASE", default=2.0)  # seconds, doubled per attempt, jittered
+DISPATCH_BACKOFF_MAX = env.float("DISPATCH_BACKOFF_MAX", default=30.0)  # longest wait between two attempts
+FALLBACK_AFTER_DOWN = env.int("FALLBACK_AFTER_DOWN", default=30)  # s of failing sends before the fallback channel
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=150)  # a 'sending' claim older than this is retaken
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=30)  # seconds a message may sit 'queued'
 FALLBACK_TIMEOUT_WA = env.int("FALLBACK_TIMEOUT_WA", default=60)  # s: not delivered by then -> next channel
 FALLBACK_TIMEOUT_SMS = env.int("FALLBACK_TIMEOUT_SMS", default=120)
 WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+# Review 8.7 (SSRF): customer webhook URLs may not reach private, loopback or
+# reserved addresses. On only for local receivers (`make run`, some tests).
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False)
 IDEMPOTENCY_TTL_HOURS = 24
 # Providers per channel: sandbox | smpp | wa_gateway | wa_cloud
 PROVIDER_SMS = env.str("PROVIDER_SMS", default="sandbox")
 PROVIDER_WA = env.str("PROVIDER_WA", default="sandbox")
 PROVIDER_WA_OFFICIAL = env.str("PROVIDER_WA_OFFICIAL", default="sandbox")
+# Review 8.10: production (DEBUG off) refuses to start with a channel on the
+# sandbox (system check otpportal.E001) unless this is set, e.g. for a staging site.
+ALLOW_SANDBOX_IN_PRODUCTION = env.bool("ALLOW_SANDBOX_IN_PRODUCTION", default=False)
 SMS_ROUTES = env.list("SMS_ROUTES", default=[])  # "telkomsel=main,default=backup" (SMPP account names)
 SANDBOX_DELIVERY_DELAY = env.float("SANDBOX_DELIVERY_DELAY", default=2.0)  # seconds until "delivered"
 SANDBOX_SEND_DELAY = env.float("SANDBOX_SEND_DELAY", default=0.0)  # seconds a sandbox send takes (drills)

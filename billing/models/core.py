@@ -112,6 +112,9 @@ class BillingAccount(models.Model):
     )
     low_balance_notified = models.BooleanField(default=False, editable=False)
     inactivity_warned_for = models.CharField(max_length=40, blank=True, editable=False)
+    suspended_for_nonpayment_at = models.DateTimeField(
+        _("suspended for an unpaid invoice at"), null=True, blank=True, editable=False
+    )  # R-POST-6: set when billing suspended the customer, cleared when it is settled
 
     class Meta:
         verbose_name = _("billing account")
@@ -198,11 +201,18 @@ class Charge(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """An immutable change of a customer's deposit money (append-only).
+    """An immutable change of a customer's money (append-only; PostgreSQL
+    refuses UPDATE and DELETE on these rows).
 
-    ``amount`` is signed: deposits and reversals add, everything else draws.
-    ``reference`` is unique: the idempotency key of the change.
+    Two books: ``deposit`` (prepaid lots, R-PRE) and ``guarantee`` (the
+    postpaid guarantee deposit, R-POST-1). ``amount`` is signed: deposits and
+    reversals add, everything else draws. ``reference`` is unique: the
+    idempotency key of the change.
     """
+
+    class Book(models.TextChoices):
+        DEPOSIT = "deposit", _("Prepaid deposit")
+        GUARANTEE = "guarantee", _("Guarantee deposit")
 
     class Kind(models.TextChoices):
         DEPOSIT = "deposit", _("Deposit")
@@ -212,12 +222,19 @@ class LedgerEntry(models.Model):
         FEE = "fee", _("Fee")
         SHORTFALL = "shortfall", _("Sender-ID shortfall")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        GUARANTEE = "guarantee", _("Guarantee deposit")
+        DEDUCTION = "deduction", _("Invoice paid from the guarantee")
+        REFUND = "refund", _("Guarantee refund")
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger_entries")
+    book = models.CharField(_("book"), max_length=10, choices=Book.choices, default=Book.DEPOSIT)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("amount (Rp)"))
     lot = models.ForeignKey(DepositLot, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
     charge = models.ForeignKey(Charge, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
+    invoice = models.ForeignKey(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
     reference = models.CharField(_("reference"), max_length=140, unique=True)
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

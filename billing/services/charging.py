@@ -3,8 +3,11 @@
 Concurrency (architecture "Money"): a prepaid charge locks the customer's
 usable lots with ``SELECT … FOR UPDATE`` in one fixed order (expiry, id), so
 concurrent sends queue on the same rows and the balance never goes below
-zero (R-PRE-3). Every charge carries a unique reference; a second call with
-the same reference returns the first charge and draws nothing.
+zero (R-PRE-3); a postpaid charge locks the customer's month counter row
+(R-POST-2). Every charge carries a unique reference; a second call with the
+same reference returns the first charge and draws nothing, also when both
+calls race (the reference is looked up again once the locks are held, and a
+unique-violation left over is answered with the winner).
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Customer
 from billing import notifications
-from billing.models import BillingAccount, Channel, Charge, DepositLot, LedgerEntry
+from billing.models import BillingAccount, Channel, Charge, DepositLot, LedgerEntry, MonthlyUsage
 from billing.pricing import jakarta_date, table_in_force
+from billing.services.postpaid import usage_add, usage_lock, usage_uncount
+from billing.usage import month_of
 from otpportal.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -49,15 +54,6 @@ def _usable_lots(customer: Customer, now: datetime):  # type: ignore[no-untyped-
     ).order_by("expires_at", "id")
 
 
-def _month_units(customer: Customer, now: datetime) -> int:
-    local = timezone.localtime(now)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    total = Charge.objects.filter(customer=customer, created_at__gte=start, reversed_at__isnull=True).aggregate(
-        units=Sum("units")
-    )["units"]
-    return int(total or 0)
-
-
 def quote(*, customer: Customer, channel: str, operator: str, units: int, now: datetime | None = None) -> Quote:
     """What a send would cost now. Prepaid: at the tier of the lot it would
     draw first (R-PRE-2), tier 1 when there is none; postpaid: at the tier the
@@ -66,7 +62,8 @@ def quote(*, customer: Customer, channel: str, operator: str, units: int, now: d
     now = now or timezone.now()
     table = table_in_force(jakarta_date(now))
     if customer.mode == Customer.Mode.POSTPAID:
-        tier = table.postpaid_tier(_month_units(customer, now) + units)
+        usage = MonthlyUsage.objects.filter(customer=customer, month=month_of(now)).only("units").first()
+        tier = table.postpaid_tier((usage.units if usage else 0) + units)
     else:
         first = _usable_lots(customer, now).only("tier").first()
         tier = first.tier if first else 1
@@ -93,16 +90,28 @@ def charge(
     if not reference or len(reference) > 100:
         raise ServiceError("invalid_request", "A charge needs a reference of at most 100 characters.")
     now = now or timezone.now()
-    with transaction.atomic():
-        existing = Charge.objects.filter(reference=reference).first()
-        if existing is not None:
-            if existing.customer_id != customer.pk:
-                raise ServiceError("invalid_request", "That reference belongs to another charge.")
-            return existing
-        send = _Send(customer, channel, operator, units, reference, phone, now)
-        if customer.mode == Customer.Mode.POSTPAID:
-            return _charge_postpaid(send)
-        return _charge_prepaid(send)
+    send = _Send(customer, channel, operator, units, reference, phone, now)
+    try:
+        with transaction.atomic():
+            if customer.mode == Customer.Mode.POSTPAID:
+                return _charge_postpaid(send)
+            return _charge_prepaid(send)
+    except IntegrityError:
+        # Review 8.5: a concurrent call with the same reference won the unique
+        # index (it can only get here when the two did not share a lock, e.g.
+        # another customer's reference). Answer with the winner, never a 500.
+        existing = _existing(reference, customer)
+        if existing is None:
+            raise
+        return existing
+
+
+def _existing(reference: str, customer: Customer) -> Charge | None:
+    """The charge already recorded under ``reference`` (idempotency)."""
+    existing = Charge.objects.filter(reference=reference).first()
+    if existing is not None and existing.customer_id != customer.pk:
+        raise ServiceError("invalid_request", "That reference belongs to another charge.")
+    return existing
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,9 @@ class _Send:
 def _charge_prepaid(send: _Send) -> Charge:
     customer, channel, operator, units, now = send.customer, send.channel, send.operator, send.units, send.now
     lots = list(_usable_lots(customer, now).select_for_update())
+    winner = _existing(send.reference, customer)  # idempotency, read under the locks (Review 8.5)
+    if winner is not None:
+        return winner
     balance = sum(lot.remaining for lot in lots)
     if not lots:
         raise ServiceError(
@@ -139,41 +151,76 @@ def _charge_prepaid(send: _Send) -> Charge:
             details={"balance": balance, "price": amount},
         )
     charge_row = _charge_row(send, Charge.Mode.PREPAID, tier, unit_price, table.price_list_id)
-    entries = []
-    left = amount
-    for lot in lots:  # R-PRE-2: the lot that expires first, then the next at the same price
-        if left == 0:
-            break
-        take = min(lot.remaining, left)
-        left -= take
-        DepositLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        entries.append(
-            LedgerEntry(
-                customer=customer,
-                kind=LedgerEntry.Kind.CHARGE,
-                amount=-take,
-                lot=lot,
-                charge=charge_row,
-                reference=f"charge:{send.reference}:{lot.pk}",
-                memo=f"{channel} {operator} ×{units}".strip(),
-                created_at=now,
-            )
-        )
-    LedgerEntry.objects.bulk_create(entries)
+    draw_lots(
+        lots,
+        amount,
+        kind=LedgerEntry.Kind.CHARGE,
+        reference=f"charge:{send.reference}",
+        memo=f"{channel} {operator} ×{units}".strip(),
+        now=now,
+        charge=charge_row,
+    )
     _after_balance_change(customer, before=balance, after=balance - amount)
     return charge_row
 
 
-def _charge_postpaid(send: _Send) -> Charge:
-    """Postpaid usage row, valued at the tier reached so far this month.
+def draw_lots(
+    lots: list[DepositLot],
+    amount: int,
+    *,
+    kind: str,
+    reference: str,
+    memo: str,
+    now: datetime,
+    charge: Charge | None = None,
+) -> list[LedgerEntry]:
+    """Take ``amount`` from locked lots in draw order (R-PRE-2: the lot that
+    expires first, then the next), one ledger entry per lot touched
+    (reference ``<reference>:<lot id>``). The caller checked the balance."""
+    entries = []
+    left = amount
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        if take <= 0:
+            continue
+        left -= take
+        DepositLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        entries.append(
+            LedgerEntry(
+                customer_id=lot.customer_id,
+                kind=kind,
+                amount=-take,
+                lot=lot,
+                charge=charge,
+                reference=f"{reference}:{lot.pk}",
+                memo=memo[:200],
+                created_at=now,
+            )
+        )
+    return LedgerEntry.objects.bulk_create(entries)
 
-    The month is invoiced at the tier its total reaches (R-POST-3); the cap
-    against the guarantee deposit (R-POST-2) is enforced by the postpaid work.
-    """
+
+def _charge_postpaid(send: _Send) -> Charge:
+    """Postpaid usage row, counted against the month's cap (R-POST-1,
+    R-POST-2) and valued at the tier reached so far this month. The month is
+    invoiced at the tier its total reaches (R-POST-3)."""
     table = table_in_force(jakarta_date(send.now))
-    tier = table.postpaid_tier(_month_units(send.customer, send.now) + send.units)
-    unit_price = table.unit_price(tier, send.channel, send.operator)
-    return _charge_row(send, Charge.Mode.POSTPAID, tier, unit_price, table.price_list_id)
+    usage = usage_lock(customer=send.customer, now=send.now)
+    winner = _existing(send.reference, send.customer)  # idempotency, read under the lock (Review 8.5)
+    if winner is not None:
+        return winner
+    counted = usage_add(
+        usage=usage,
+        customer=send.customer,
+        channel=send.channel,
+        operator=send.operator,
+        units=send.units,
+        now=send.now,
+        table=table,
+    )
+    return _charge_row(send, Charge.Mode.POSTPAID, counted.tier, counted.unit_price, table.price_list_id)
 
 
 def _charge_row(send: _Send, mode: str, tier: int, unit_price: int, price_list_id: int) -> Charge:
@@ -209,6 +256,14 @@ def reverse(*, charge: Charge, reason: str, now: datetime | None = None) -> Char
         row.reversed_at = now
         row.reversal_reason = reason[:200]
         row.save(update_fields=["reversed_at", "reversal_reason"])
+        if row.mode == Charge.Mode.POSTPAID:
+            usage_uncount(
+                customer_id=row.customer_id,
+                channel=row.channel,
+                operator=row.operator,
+                units=row.units,
+                charged_at=row.created_at,
+            )
         if row.mode == Charge.Mode.PREPAID:
             drawn = list(
                 LedgerEntry.objects.filter(charge=row, kind=LedgerEntry.Kind.CHARGE).order_by(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Customer
 from billing import services
@@ -32,10 +33,14 @@ def test_balance_is_per_customer(cast: Cast) -> None:
 def test_postpaid_balance_shows_the_month(cast: Cast) -> None:
     Customer.objects.filter(pk=cast.globex.pk).update(mode=Customer.Mode.POSTPAID)
     cast.globex.refresh_from_db()
+    services.guarantee_deposit(customer=cast.globex, amount=10_000_000, reference="G-1")  # R-POST-1
     services.charge(customer=cast.globex, channel="sms", operator="telkomsel", units=3, reference="p1")
     body = api_client(cast.globex_live_key).get("/api/v1/balance").json()
     assert body["mode"] == "postpaid"
-    assert body["month"] == {"units": 3, "tier": 1, "amount": 1950}
+    month = body.pop("month")
+    assert month.pop("month") == timezone.localtime().strftime("%Y-%m")
+    assert month == {"units": 3, "tier": 1, "amount": 1950}
+    assert body == {"mode": "postpaid", "guarantee": 10_000_000, "cap": 20_000_000, "cap_left": 20_000_000 - 1950}
 
 
 def test_balance_needs_a_key() -> None:
