@@ -1,8 +1,6 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -10,8 +8,9 @@ from accounts import views as accounts_views
 from billing import api as billing_api
 from messaging import api as m
 from messaging import inbound
-from otpportal.api import healthz
-from otpportal.staff2fa import staff_2fa
+from otpportal.api import CATCH_ALL_NAME, api_not_found, healthz
+from otpportal.staff2fa import staff_2fa, staff_2fa_enrol
+from senderids import api as senderids_api
 
 handler404 = "otpportal.api.handler404"
 handler500 = "otpportal.api.handler500"
@@ -31,6 +30,23 @@ api_v1 = [
     path("sandbox/messages", m.SandboxMessagesApi.as_view(), name="sandbox-messages"),
     path("webhooks", m.WebhooksApi.as_view(), name="webhooks"),
     path("webhooks/<str:endpoint_id>", m.WebhookDetailApi.as_view(), name="webhook"),
+    path("invoices", billing_api.InvoicesApi.as_view(), name="invoices"),
+    # An invoice number: INV/2026/000123 (slashes, or %2F) or INV-2026-000123.
+    re_path(
+        r"^invoices/(?P<number>(?:INV|CN)[/-]\d{4}[/-]\d{6})$", billing_api.InvoiceDetailApi.as_view(), name="invoice"
+    ),
+    re_path(
+        r"^invoices/(?P<number>(?:INV|CN)[/-]\d{4}[/-]\d{6})/pdf$",
+        billing_api.InvoicePdfApi.as_view(),
+        name="invoice-pdf",
+    ),
+    re_path(
+        r"^invoices/(?P<number>(?:INV|CN)[/-]\d{4}[/-]\d{6})/csv$",
+        billing_api.InvoiceCsvApi.as_view(),
+        name="invoice-csv",
+    ),
+    path("sender-ids", senderids_api.SenderIdsApi.as_view(), name="sender-ids"),
+    path("sender-ids/<str:sender_id>", senderids_api.SenderIdDetailApi.as_view(), name="sender-id"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",
@@ -48,11 +64,15 @@ urlpatterns = [
     path("", include((dashboard, "dashboard"))),
     path("billing/", include(("billing.urls", "billing"))),
     path("messaging/", include(("messaging.urls", "messaging"))),
+    path("sender-ids/", include(("senderids.urls", "senderids"))),
     path("api/v1/", include((api_v1, "api"))),
+    # Review 8.18: every other path under /api/ is a JSON 404 (never DEBUG's page, never an APPEND_SLASH redirect).
+    re_path(r"^api(?:/.*)?$", api_not_found, name=CATCH_ALL_NAME),
     path("healthz", healthz, name="healthz"),
     path("webhooks/wa-cloud", inbound.wa_cloud_webhook, name="wa-cloud-webhook"),
     path("webhooks/wa-gateway", inbound.wa_gateway_webhook, name="wa-gateway-webhook"),
     path("staff/2fa/", staff_2fa, name="staff_2fa"),
+    path("staff/2fa/enrol/<str:token>/", staff_2fa_enrol, name="staff_2fa_enrol"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -63,5 +83,6 @@ urlpatterns = [
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files (transfer proofs, signed forms) and stored documents (invoices,
+# statements) are never served from MEDIA_URL, not even under DEBUG: each is
+# downloaded through a view that checks who asks.
