@@ -1,6 +1,7 @@
 """Staff back-office for prepaid billing: price lists (R-PL), deposit lots
-and bank transfers (R-PRE-1), the append-only ledger, charges, customers'
-top-up requests and low-balance thresholds.
+and bank transfers (R-PRE-1), the append-only ledger (both books), charges,
+customers' top-up requests and billing accounts (low-balance thresholds; the
+way to terminate a customer, R-POST-7).
 
 Every write goes through one ``billing.services`` use case. The add and edit
 forms run it while they validate (``ServiceForm``), so a refusal is shown as
@@ -13,13 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -28,64 +27,14 @@ from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Customer
 from billing import services
-from billing.forms import add_service_error, service_error_text
+from billing.admin.shared import ServiceForm, ServiceFormAdmin, bank_reference_field, parse_rupiah_text, rupiah
+from billing.forms import service_error_text
 from billing.models import BillingAccount, Charge, DepositLot, LedgerEntry, Price, PriceList, PriceTier, TopUpRequest
 from billing.pricing import CSV_COLUMNS, jakarta_date
-from billing.templatetags.money import format_rupiah
 from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
 from otpportal.errors import ServiceError
-
-
-class ServiceForm(forms.ModelForm):
-    """A model form whose use case runs once the input is valid.
-
-    ``perform`` calls one service and returns the row it wrote; a
-    ``ServiceError`` becomes a form error (on the field its ``details`` name,
-    mapped through ``error_fields``). The admin sets ``user``.
-    """
-
-    user: Any = None
-    error_fields: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.result: models.Model | None = None
-
-    def perform(self, data: dict[str, Any]) -> models.Model:
-        raise TypeError(f"{type(self).__name__} must define perform(), which calls one service")
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        if not self.is_bound or self._errors or self.result is not None:
-            return
-        try:
-            self.result = self.perform(self.cleaned_data)
-        except ServiceError as error:
-            add_service_error(self, error, self.error_fields)
-
-
-class ServiceFormAdmin(admin.ModelAdmin):
-    """Hands the signed-in staff user to the form; adopts what it wrote."""
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if issubclass(form, ServiceForm):
-            form = type(form.__name__, (form,), {"user": request.user})
-        return form
-
-    def save_model(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm, change: bool) -> None:
-        result = getattr(form, "result", None)
-        if result is None:  # pragma: no cover - a ServiceForm is valid only once it performed
-            raise RuntimeError("The form did not run its use case.")
-        obj.__dict__.update({k: v for k, v in result.__dict__.items() if k != "_state"})
-        obj._state.adding = False
-        obj._state.db = result._state.db
-
-
-def _rupiah(value: int | None) -> str:
-    return format_rupiah(value)
-
 
 # --- Price lists (R-PL) ------------------------------------------------------
 
@@ -223,8 +172,6 @@ class PriceListAdmin(ServiceFormAdmin):
 
 # --- Deposit lots (R-PRE-1) -------------------------------------------------
 
-_GROUPED_RUPIAH = re.compile(r"^\d{1,3}(\.\d{3})+$")
-
 
 class LotCreateForm(ServiceForm):
     """Record a bank transfer: it becomes a deposit lot (R-PRE-1)."""
@@ -234,11 +181,7 @@ class LotCreateForm(ServiceForm):
         max_length=30,
         help_text=_("Whole rupiah, e.g. 2500000 or 2.500.000. The amount sets the lot's tier (R-PRE-1, R-PL-2)."),
     )
-    reference = forms.CharField(
-        label=_("Bank reference"),
-        max_length=100,
-        help_text=_("The bank transfer's reference. The same reference is never recorded twice for a customer."),
-    )
+    reference = bank_reference_field()
 
     class Meta:
         model = DepositLot
@@ -247,9 +190,7 @@ class LotCreateForm(ServiceForm):
     def clean_amount(self) -> str:
         """Accept the Indonesian way of writing rupiah (Rp 2.500.000); the use
         case decides what a valid amount is."""
-        text = self.cleaned_data["amount"].strip()
-        text = re.sub(r"^rp\.?\s*", "", text, flags=re.IGNORECASE)
-        return text.replace(".", "") if _GROUPED_RUPIAH.match(text) else text
+        return parse_rupiah_text(self.cleaned_data["amount"])
 
     def perform(self, data: dict[str, Any]) -> DepositLot:
         return services.lot_create(
@@ -278,11 +219,11 @@ class DepositLotAdmin(ServiceFormAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: DepositLot) -> str:
-        return _rupiah(obj.amount)
+        return rupiah(obj.amount)
 
     @admin.display(description=_("remaining"), ordering="remaining")
     def remaining_display(self, obj: DepositLot) -> str:
-        return _rupiah(obj.remaining)
+        return rupiah(obj.remaining)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -307,17 +248,29 @@ class DepositLotAdmin(ServiceFormAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    """The append-only record of deposit money: nothing here is editable."""
+    """The append-only record of customers' money, in two books (prepaid
+    deposits and postpaid guarantees): nothing here is editable."""
 
-    list_display = ["created_at", "customer", "kind", "amount_display", "lot", "charge", "reference", "memo"]
-    list_filter = ["kind", "customer"]
-    search_fields = ["reference"]
+    list_display = [
+        "created_at",
+        "customer",
+        "book",
+        "kind",
+        "amount_display",
+        "lot",
+        "charge",
+        "invoice",
+        "reference",
+        "memo",
+    ]
+    list_filter = ["book", "kind", "customer"]
+    search_fields = ["reference", "invoice__number"]
     date_hierarchy = "created_at"
-    list_select_related = ["customer", "lot", "charge"]
+    list_select_related = ["customer", "lot", "charge", "invoice"]
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: LedgerEntry) -> str:
-        return _rupiah(obj.amount)
+        return rupiah(obj.amount)
 
 
 @admin.register(Charge)
@@ -342,7 +295,7 @@ class ChargeAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: Charge) -> str:
-        return _rupiah(obj.amount)
+        return rupiah(obj.amount)
 
 
 # --- Top-up requests ----------------------------------------------------------
@@ -386,7 +339,7 @@ class TopUpRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: TopUpRequest) -> str:
-        return _rupiah(obj.amount)
+        return rupiah(obj.amount)
 
     @admin.display(description=_("transfer proof"))
     def proof_link(self, obj: TopUpRequest) -> str:
@@ -439,7 +392,7 @@ class TopUpRequestAdmin(admin.ModelAdmin):
                 self.message_user(
                     request,
                     _("Approved: a deposit of %(amount)s was credited to %(customer)s.")
-                    % {"amount": _rupiah(obj.amount), "customer": obj.customer},
+                    % {"amount": rupiah(obj.amount), "customer": obj.customer},
                     messages.SUCCESS,
                 )
             elif "_reject" in request.POST:
@@ -486,16 +439,38 @@ class ThresholdAdminForm(ServiceForm):
 @admin.register(BillingAccount)
 class BillingAccountAdmin(ServiceFormAdmin):
     form = ThresholdAdminForm
-    list_display = ["customer", "threshold_display", "low_balance_notified"]
-    list_filter = ["low_balance_notified"]
+    list_display = ["customer", "threshold_display", "low_balance_notified", "suspended_for_nonpayment_at"]
+    list_filter = ["low_balance_notified", ("suspended_for_nonpayment_at", admin.EmptyFieldListFilter)]
     search_fields = ["customer__name", "customer__slug"]
     list_select_related = ["customer"]
-    fields = ["customer", "low_balance_threshold", "low_balance_notified"]
-    readonly_fields = ["customer", "low_balance_notified"]
+    fields = ["customer", "low_balance_threshold", "low_balance_notified", "suspended_for_nonpayment_at", "terminate"]
+    readonly_fields = ["customer", "low_balance_notified", "suspended_for_nonpayment_at", "terminate"]
+    actions = ["terminate_selected"]
+
+    @admin.display(description=_("end the contract"))
+    def terminate(self, obj: BillingAccount) -> str:
+        """R-POST-7: termination is billing's (it settles the guarantee); the
+        page lives with the guarantee deposits."""
+        if not obj.pk or obj.customer.status == Customer.Status.TERMINATED:
+            return "—"
+        url = reverse("admin:billing_guarantee_terminate", args=[obj.customer_id])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Terminate this customer…"))
+
+    def has_terminate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.change_guarantee")
+
+    @admin.action(description=_("Terminate the selected customer…"), permissions=["terminate"])
+    def terminate_selected(self, request: HttpRequest, queryset: QuerySet[BillingAccount]) -> HttpResponse | None:
+        """One customer at a time: the next page shows what termination does and asks for a reason."""
+        accounts = list(queryset[:2])
+        if len(accounts) != 1:
+            self.message_user(request, _("Select exactly one customer to terminate."), messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:billing_guarantee_terminate", args=[accounts[0].customer_id]))
 
     @admin.display(description=_("low-balance alert threshold"), ordering="low_balance_threshold")
     def threshold_display(self, obj: BillingAccount) -> str:
-        return _rupiah(obj.low_balance_threshold)
+        return rupiah(obj.low_balance_threshold)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # created with the customer's first deposit
