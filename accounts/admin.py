@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import services
 from accounts.models import ApiKey, Customer, IdempotencyRecord, Membership, User
 from otpportal.admin_mixins import ReadOnlyAdmin
+from otpportal.audit import staff_change
 from otpportal.errors import ServiceError
 
 
@@ -83,7 +84,8 @@ class MembershipsThroughServices:
                 services.membership_remove(membership=before, actor=actor)  # type: ignore[arg-type]
                 _adopt(membership, _membership_add(membership, actor))
             else:
-                services.membership_set_role(membership=membership, role=membership.role, actor=actor)  # type: ignore[arg-type]
+                with staff_change(action="set_member_role", actor=actor, watch=membership):
+                    services.membership_set_role(membership=membership, role=membership.role, actor=actor)  # type: ignore[arg-type]
         for membership in formset.new_objects:
             _adopt(membership, _membership_add(membership, actor))
 
@@ -125,7 +127,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: forms.ModelForm, change: bool) -> None:
         if change:
-            services.membership_set_role(membership=obj, role=form.cleaned_data["role"], actor=request.user)  # type: ignore[arg-type]
+            with staff_change(action="set_member_role", actor=request.user, watch=obj):
+                services.membership_set_role(membership=obj, role=form.cleaned_data["role"], actor=request.user)  # type: ignore[arg-type]
             return
         created = services.membership_add(
             customer=form.cleaned_data["customer"],
@@ -150,17 +153,17 @@ def _reason_action(name: str, description: str, **with_reason: Any) -> Callable[
     """A customer-list action that asks for a reason, then calls a use case per customer."""
 
     def action(admin_: CustomerAdmin, request: HttpRequest, queryset: QuerySet[Customer]) -> TemplateResponse | None:
-        return admin_.with_reason(request, queryset, **with_reason)
+        return admin_.with_reason(request, queryset, action=name, **with_reason)
 
     action.__name__ = name
-    return admin.action(description=description)(action)
+    return admin.action(description=description, permissions=["change"])(action)
 
 
 @admin.register(Customer)
 class CustomerAdmin(MembershipsThroughServices, admin.ModelAdmin):
     list_display = ["name", "slug", "mode", "status", "billing_email", "created_at"]
     list_filter = ["mode", "status"]
-    search_fields = ["name", "slug", "legal_name", "npwp", "billing_email"]
+    search_fields = ["name", "slug", "legal_name", "npwp", "billing_email", "memberships__user__email"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [CustomerMembershipInline]
     actions = ["suspend", "reactivate", "switch_to_prepaid", "switch_to_postpaid"]
@@ -208,6 +211,7 @@ class CustomerAdmin(MembershipsThroughServices, admin.ModelAdmin):
         request: HttpRequest,
         queryset: QuerySet[Customer],
         *,
+        action: str,
         title: str,
         apply: Callable[..., object],
         done: str,
@@ -229,7 +233,8 @@ class CustomerAdmin(MembershipsThroughServices, admin.ModelAdmin):
         changed = 0
         for customer in queryset:
             try:
-                apply(customer=customer, reason=reason, actor=request.user)
+                with staff_change(action=action, reason=reason, actor=request.user, watch=customer):
+                    apply(customer=customer, reason=reason, actor=request.user)
             except ServiceError as error:
                 self.message_user(request, f"{customer}: {error.message}", messages.ERROR)
                 continue
@@ -283,6 +288,7 @@ class UserAdmin(MembershipsThroughServices, BaseUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    readonly_fields = ["last_login", "date_joined"]  # kept by the sign-in, never typed
     inlines = [UserMembershipInline]
 
 
@@ -322,7 +328,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
-            services.api_key_rename(api_key=obj, name=form.cleaned_data["name"])
+            with staff_change(action="rename_api_key", actor=request.user, watch=obj):
+                services.api_key_rename(api_key=obj, name=form.cleaned_data["name"])
             return
         created = services.api_key_create(
             customer=form.cleaned_data["customer"],
@@ -343,10 +350,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False
 
-    @admin.action(description=_("Revoke selected keys"))
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
+            with staff_change(action="revoke_api_key", actor=request.user, watch=api_key):
+                services.api_key_revoke(api_key=api_key)
         self.message_user(request, _("Revoked %(n)d key(s).") % {"n": queryset.count()})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -25,13 +26,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             _record_failure(request)
-            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+            raise exceptions.AuthenticationFailed(_("Use 'Authorization: Bearer <api key>'."))
         api_key = selectors.api_key_for_secret(parts[1])
         if api_key is None:
             _record_failure(request)
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
         if api_key.customer.status == api_key.customer.Status.TERMINATED:
-            raise exceptions.AuthenticationFailed("This customer's account is terminated.")
+            raise exceptions.AuthenticationFailed(_("This customer's account is terminated."))
         request._request.customer = api_key.customer
         return (None, api_key)
 
@@ -48,7 +49,8 @@ def _record_failure(request: Any) -> None:
         return
     wait = import_string(guard_path)(client_ip(request), record=True)  # review 8.9: not the balancer's address
     if wait is not None:
-        raise exceptions.Throttled(wait=wait, detail="Too many failed authentications from this address.")
+        # The handler (otpportal.api) words it, by this code, in the request's language.
+        raise exceptions.Throttled(wait=wait, code="auth_failures")
 
 
 class HasApiKey(permissions.BasePermission):
@@ -57,7 +59,7 @@ class HasApiKey(permissions.BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         if isinstance(request.auth, ApiKey):
             return True
-        raise exceptions.NotAuthenticated("Authentication credentials were not provided.")
+        raise exceptions.NotAuthenticated(_("Authentication credentials were not provided."))
 
 
 def request_customer(request: HttpRequest) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,8 +65,8 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ServiceError(
                 "invalid_request",
-                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
-                details={HEADER: [f"1 to {MAX_KEY_LENGTH} characters."]},
+                _("%(header)s must be 1 to %(max)s characters.") % {"header": HEADER, "max": MAX_KEY_LENGTH},
+                details={HEADER: [_("1 to %(max)s characters.") % {"max": MAX_KEY_LENGTH}]},
             )
         customer = request.auth.customer
         fingerprint = _fingerprint(request)
@@ -85,7 +86,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                     if record.request_hash != fingerprint:
                         raise ServiceError(
                             "idempotency_conflict",
-                            "This Idempotency-Key was used with a different request.",
+                            _("This Idempotency-Key was used with a different request."),
                             details={HEADER: [key]},
                         ) from None
                     replay = Response(record.response, status=record.status_code)
@@ -103,5 +104,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
 
 def records_purge(*, older_than_hours: int | None = None) -> int:
     hours = older_than_hours or settings.IDEMPOTENCY_TTL_HOURS
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - timedelta(hours=hours)).delete()
+    deleted, _by_model = IdempotencyRecord.objects.filter(
+        created_at__lt=timezone.now() - timedelta(hours=hours)
+    ).delete()
     return deleted

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiKey, Customer, Membership, User
 from accounts.selectors import hash_secret
@@ -52,13 +53,13 @@ def customer_create(
 ) -> Customer:
     name = (name or "").strip()
     if not name:
-        raise ServiceError("invalid_request", "A customer needs a name.", details={"name": ["Required."]})
+        raise ServiceError("invalid_request", _("A customer needs a name."), details={"name": [_("Required.")]})
     if mode not in Customer.Mode.values:
-        raise ServiceError(
-            "invalid_request", f"Unknown mode {mode!r}.", details={"mode": [f"One of {Customer.Mode.values}."]}
-        )
+        raise _unknown_mode(mode)
     if slug and Customer.objects.filter(slug=slug).exists():
-        raise ServiceError("invalid_request", f"Slug {slug!r} is taken.", details={"slug": ["Already taken."]})
+        raise ServiceError(
+            "invalid_request", _("Slug '%(slug)s' is taken.") % {"slug": slug}, details={"slug": [_("Already taken.")]}
+        )
     customer = Customer.objects.create(
         name=name,
         slug=slug or _unique_slug(name),
@@ -76,7 +77,9 @@ def customer_create(
 
 def _check_role(role: str) -> None:
     if role not in Membership.Role.values:
-        raise ServiceError("invalid_request", f"Unknown role {role!r}.", details={"role": ["Unknown role."]})
+        raise ServiceError(
+            "invalid_request", _("Unknown role '%(role)s'.") % {"role": role}, details={"role": [_("Unknown role.")]}
+        )
 
 
 def _actor(actor: User | None) -> str:
@@ -131,7 +134,11 @@ def api_key_create(
 ) -> CreatedKey:
     """Make a key (``otp_live_`` / ``otp_test_`` + 32 random bytes); return it once."""
     if mode not in ApiKey.Mode.values:
-        raise ServiceError("invalid_request", f"Unknown key mode {mode!r}.", details={"mode": ["live or test."]})
+        raise ServiceError(
+            "invalid_request",
+            _("Unknown key mode '%(mode)s'.") % {"mode": mode},
+            details={"mode": [_("live or test.")]},
+        )
     secret = f"otp_{mode}_{secrets.token_urlsafe(API_KEY_RANDOM_BYTES)}"
     api_key = ApiKey.objects.create(
         customer=customer,
@@ -150,8 +157,8 @@ def api_key_rename(*, api_key: ApiKey, name: str) -> ApiKey:
     if len(name) > API_KEY_NAME_MAX:
         raise ServiceError(
             "invalid_request",
-            f"A key's name has at most {API_KEY_NAME_MAX} characters.",
-            details={"name": [f"At most {API_KEY_NAME_MAX} characters."]},
+            _("A key's name has at most %(max)s characters.") % {"max": API_KEY_NAME_MAX},
+            details={"name": [_("At most %(max)s characters.") % {"max": API_KEY_NAME_MAX}]},
         )
     ApiKey.objects.filter(pk=api_key.pk).update(name=name)
     api_key.name = name
@@ -172,14 +179,18 @@ def customer_set_status(*, customer: Customer, status: str, reason: str = "", ac
     active). A terminated customer stays terminated: termination settles the
     postpaid guarantee (R-POST-7, ``billing.services.customer_terminate``)."""
     if status not in Customer.Status.values:
-        raise ServiceError("invalid_request", f"Unknown status {status!r}.", details={"status": ["Unknown."]})
+        raise ServiceError(
+            "invalid_request",
+            _("Unknown status '%(status)s'.") % {"status": status},
+            details={"status": [_("Unknown.")]},
+        )
     old = Customer.objects.select_for_update().values_list("status", flat=True).get(pk=customer.pk)
     if old != status:
         if old == Customer.Status.TERMINATED:
             raise ServiceError(
                 "invalid_request",
-                f"{customer.slug} is terminated; its status no longer changes.",
-                details={"status": ["The customer is terminated."]},
+                _("%(customer)s is terminated; its status no longer changes.") % {"customer": customer.slug},
+                details={"status": [_("The customer is terminated.")]},
             )
         Customer.objects.filter(pk=customer.pk).update(status=status)
         logger.info("customer %s: status %s -> %s (by %s): %s", customer.slug, old, status, _actor(actor), reason)
@@ -187,14 +198,20 @@ def customer_set_status(*, customer: Customer, status: str, reason: str = "", ac
     return customer
 
 
+def _unknown_mode(mode: object) -> ServiceError:
+    return ServiceError(
+        "invalid_request",
+        _("Unknown mode '%(mode)s'.") % {"mode": mode},
+        details={"mode": [_("One of %(values)s.") % {"values": ", ".join(Customer.Mode.values)}]},
+    )
+
+
 @transaction.atomic
 def customer_set_mode(*, customer: Customer, mode: str, reason: str = "", actor: User | None = None) -> Customer:
     """Switch a customer between prepaid and postpaid. Money does not move
     here: a postpaid customer's guarantee (R-POST-1) is recorded by billing."""
     if mode not in Customer.Mode.values:
-        raise ServiceError(
-            "invalid_request", f"Unknown mode {mode!r}.", details={"mode": [f"One of {Customer.Mode.values}."]}
-        )
+        raise _unknown_mode(mode)
     old = Customer.objects.select_for_update().values_list("mode", flat=True).get(pk=customer.pk)
     if old != mode:
         Customer.objects.filter(pk=customer.pk).update(mode=mode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -211,7 +212,7 @@ class InvoiceCsvApi(APIView):
     def get(self, request: Request, number: str) -> HttpResponse:
         row = selectors.invoice(customer=request.auth.customer, number=number)
         if row.kind != Invoice.Kind.INVOICE:
-            raise ServiceError("not_found", "A credit note has no CSV; see the invoice it cancels.")
+            raise ServiceError("not_found", _("A credit note has no CSV; see the invoice it cancels."))
         response = StreamingHttpResponse(exports.invoice_csv_chunks(row), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{exports.invoice_csv_filename(row)}"'
         return response

@@ -19,8 +19,7 @@ from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from billing.pricing import jakarta_date
-from billing.usage import previous_month
-from otpportal.errors import ServiceError
+from billing.usage import month_not_ended, previous_month
 
 Step = Callable[..., Any]
 _steps: dict[str, Step] = {}
@@ -41,11 +40,7 @@ def month_end_run(*, month: date | None = None, now: datetime | None = None) -> 
     today = jakarta_date(now)
     period = (month or previous_month(today)).replace(day=1)
     if period + relativedelta(months=1) > today:
-        raise ServiceError(
-            "month_not_ended",
-            f"{period:%Y-%m} has not ended yet; it can be closed from {period + relativedelta(months=1):%Y-%m-%d}.",
-            details={"month": ["Not ended."]},
-        )
+        raise month_not_ended(period)
     result: dict[str, Any] = {"month": period.strftime("%Y-%m")}
     for name, step in sorted(_steps.items()):
         result[name] = step(month=period, now=now)

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.models import TIERS, Channel, Operator, Price, PriceList, PriceTier
+from billing.templatetags.money import format_rupiah
 from otpportal.errors import ServiceError
 
 _IN_FORCE_TTL = 30.0
@@ -51,8 +53,9 @@ class PriceTable:
         except KeyError:
             raise ServiceError(
                 "invalid_request",
-                f"No price for channel {channel!r} and operator {operator or '-'!r}.",
-                details={"channel": [f"No price for {channel}/{operator or '-'}."]},
+                _("No price for channel %(channel)s and operator %(operator)s.")
+                % {"channel": repr(channel), "operator": repr(operator or "-")},
+                details={"channel": [_("No price for %(route)s.") % {"route": f"{channel}/{operator or '-'}"}]},
             ) from None
 
     def prepaid_tier(self, deposit: int) -> int:
@@ -60,14 +63,16 @@ class PriceTable:
         for bounds in self.tiers:
             if deposit >= bounds.prepaid_min and (bounds.prepaid_max is None or deposit <= bounds.prepaid_max):
                 return bounds.tier
-        raise ServiceError("invalid_request", f"No tier covers a deposit of Rp {deposit:,}.")
+        raise ServiceError(
+            "invalid_request", _("No tier covers a deposit of %(amount)s.") % {"amount": format_rupiah(deposit)}
+        )
 
     def postpaid_tier(self, units: int) -> int:
         """R-PL-2: the tier a month's usage reaches."""
         for bounds in self.tiers:
             if units >= bounds.postpaid_min and (bounds.postpaid_max is None or units <= bounds.postpaid_max):
                 return bounds.tier
-        raise ServiceError("invalid_request", f"No tier covers {units} units.")
+        raise ServiceError("invalid_request", _("No tier covers %(units)s units.") % {"units": units})
 
 
 def jakarta_date(moment: datetime) -> date:
@@ -92,7 +97,7 @@ def table_in_force(on: date) -> PriceTable:
         return _tables[cached[1]]
     price_list = PriceList.objects.filter(effective_from__lte=on).order_by("-effective_from").first()
     if price_list is None:
-        raise ServiceError("service_unavailable", "No price list is in force; staff must load one.")
+        raise ServiceError("service_unavailable", _("No price list is in force; staff must load one."))
     with _lock:
         table = _tables.get(price_list.pk)
         if table is None or table.effective_from != price_list.effective_from:
@@ -161,7 +166,8 @@ class PriceListValueError(ServiceError):
     def __init__(self, *, line: int, column: str, value: str, reason: str) -> None:
         super().__init__(
             "invalid_request",
-            f"Line {line}, column {column}: {value!r} {reason}.",
+            _("Line %(line)s, column %(column)s: %(value)s %(reason)s.")
+            % {"line": line, "column": column, "value": repr(value), "reason": reason},
             details={"line": line, "column": column, "value": value, "reason": reason},
         )
         self.line = line
@@ -186,17 +192,17 @@ def parse_whole_number(value: str, *, column: str, line: int) -> int:
     if grouped:
         return int(text.replace(grouped.group(1), ""))
     if text.startswith("-") and (_PLAIN.fullmatch(text[1:]) or _GROUPED.fullmatch(text[1:])):
-        reason = "may not be negative"
+        reason = _("may not be negative")
     elif _FRACTION.fullmatch(text):
-        reason = (
+        reason = _(
             "has a fractional part; only whole numbers are accepted (a thousands separator is followed by 3 digits)"
         )
     elif _SEPARATED.fullmatch(text) and "." in text and "," in text:
-        reason = "mixes '.' and ',' as separators; use one thousands separator or none"
+        reason = _("mixes '.' and ',' as separators; use one thousands separator or none")
     elif _SEPARATED.fullmatch(text):
-        reason = "has an ambiguous thousands separator: every group after it must have exactly 3 digits"
+        reason = _("has an ambiguous thousands separator: every group after it must have exactly 3 digits")
     else:
-        reason = "is not a whole number"
+        reason = _("is not a whole number")
     raise PriceListValueError(line=line, column=column, value=value, reason=reason)
 
 
@@ -213,23 +219,29 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
-        raise ServiceError("invalid_request", "The CSV is not UTF-8 text.") from None
+        raise ServiceError("invalid_request", _("The CSV is not UTF-8 text.")) from None
     reader = csv.DictReader(io.StringIO(text))
     missing_columns = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing_columns:
-        raise ServiceError("invalid_request", f"The CSV lacks the column(s): {', '.join(missing_columns)}.")
+        raise ServiceError(
+            "invalid_request", _("The CSV lacks the column(s): %(columns)s.") % {"columns": ", ".join(missing_columns)}
+        )
     bounds: dict[int, TierBounds] = {}
     prices: dict[tuple[int, str, str], int] = {}
     dates: set[str] = set()
     for line, row in enumerate(reader, start=2):
         if None in row or any(row.get(c) is None for c in CSV_COLUMNS):
             raise ServiceError(
-                "invalid_request", f"Line {line} does not have the {len(CSV_COLUMNS)} columns of the header."
+                "invalid_request",
+                _("Line %(line)s does not have the %(count)s columns of the header.")
+                % {"line": line, "count": len(CSV_COLUMNS)},
             )
         dates.add(row["effective_from"].strip())
         tier = _int(row["tier"], "tier", line)
         if tier is None or tier not in TIERS:
-            raise ServiceError("invalid_request", f"Line {line}: tier {tier} is not 1–6.")
+            raise ServiceError(
+                "invalid_request", _("Line %(line)s: tier %(tier)s is not 1–6.") % {"line": line, "tier": tier}
+            )
         this = TierBounds(
             tier,
             _int(row["prepaid_deposit_min"], "prepaid_deposit_min", line) or 0,
@@ -238,43 +250,64 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
             _int(row["postpaid_units_max"], "postpaid_units_max", line, optional=True),
         )
         if bounds.setdefault(tier, this) != this:
-            raise ServiceError("invalid_request", f"Line {line}: tier {tier} has bounds that differ from earlier rows.")
+            raise ServiceError(
+                "invalid_request",
+                _("Line %(line)s: tier %(tier)s has bounds that differ from earlier rows.")
+                % {"line": line, "tier": tier},
+            )
         channel = row["channel"].strip()
         operator = row["operator"].strip().lower()
         if channel not in Channel.values:
-            raise ServiceError("invalid_request", f"Line {line}: unknown channel {channel!r}.")
+            raise ServiceError(
+                "invalid_request",
+                _("Line %(line)s: unknown channel %(channel)s.") % {"line": line, "channel": repr(channel)},
+            )
         if channel == Channel.SMS and operator not in Operator.values:
-            raise ServiceError("invalid_request", f"Line {line}: unknown operator {operator!r} for SMS.")
+            raise ServiceError(
+                "invalid_request",
+                _("Line %(line)s: unknown operator %(operator)s for SMS.") % {"line": line, "operator": repr(operator)},
+            )
         if channel != Channel.SMS and operator:
-            raise ServiceError("invalid_request", f"Line {line}: {channel} prices take no operator.")
+            raise ServiceError(
+                "invalid_request",
+                _("Line %(line)s: %(channel)s prices take no operator.") % {"line": line, "channel": channel},
+            )
         price = _int(row["unit_price"], "unit_price", line)
         if not price:
-            raise ServiceError("invalid_request", f"Line {line}: unit_price must be positive.")
+            raise ServiceError("invalid_request", _("Line %(line)s: unit_price must be positive.") % {"line": line})
         if not UNIT_PRICE_MIN <= price <= UNIT_PRICE_MAX:  # Review 8.2: a typo (650.000 for 650) is refused
             raise PriceListValueError(
                 line=line,
                 column="unit_price",
                 value=row["unit_price"],
-                reason=f"is not a plausible unit price: outside Rp {UNIT_PRICE_MIN}–{UNIT_PRICE_MAX:,}".replace(
-                    ",", "."
-                ),
+                reason=_("is not a plausible unit price: outside Rp %(min)s–%(max)s")
+                % {"min": UNIT_PRICE_MIN, "max": f"{UNIT_PRICE_MAX:,}".replace(",", ".")},
             )
         key = (tier, channel, operator)
         if key in prices:
-            raise ServiceError("invalid_request", f"Line {line}: duplicate price for tier {tier} {channel} {operator}.")
+            raise ServiceError(
+                "invalid_request",
+                _("Line %(line)s: duplicate price for tier %(tier)s %(channel)s %(operator)s.")
+                % {"line": line, "tier": tier, "channel": channel, "operator": operator},
+            )
         prices[key] = price
     if len(dates) > 1:
-        raise ServiceError("invalid_request", f"The CSV mixes effective dates: {', '.join(sorted(dates))}.")
+        raise ServiceError(
+            "invalid_request", _("The CSV mixes effective dates: %(dates)s.") % {"dates": ", ".join(sorted(dates))}
+        )
     if effective_from is None:
         if not dates:
-            raise ServiceError("invalid_request", "The CSV has no rows.")
+            raise ServiceError("invalid_request", _("The CSV has no rows."))
         try:
             effective_from = date.fromisoformat(dates.pop())
         except ValueError:
-            raise ServiceError("invalid_request", "effective_from must be a date like 2026-01-01.") from None
+            raise ServiceError("invalid_request", _("effective_from must be a date like 2026-01-01.")) from None
     missing_tiers = [t for t in TIERS if t not in bounds]
     if missing_tiers:
-        raise ServiceError("invalid_request", f"The CSV lacks tier(s) {', '.join(map(str, missing_tiers))}.")
+        raise ServiceError(
+            "invalid_request",
+            _("The CSV lacks tier(s) %(tiers)s.") % {"tiers": ", ".join(map(str, missing_tiers))},
+        )
     for tier in TIERS:
         expected = [(Channel.SMS.value, op) for op in Operator.values] + [
             (Channel.WA.value, ""),
@@ -283,33 +316,45 @@ def parse_price_list_csv(data: bytes | str, *, effective_from: date | None = Non
         for channel, operator in expected:
             if (tier, channel, operator) not in prices:
                 raise ServiceError(
-                    "invalid_request", f"Tier {tier} lacks a price for {channel}{' ' + operator if operator else ''}."
+                    "invalid_request",
+                    _("Tier %(tier)s lacks a price for %(route)s.")
+                    % {"tier": tier, "route": f"{channel} {operator}" if operator else channel},
                 )
-    _check_contiguous([(b.tier, b.prepaid_min, b.prepaid_max) for b in bounds.values()], "prepaid deposit")
-    _check_contiguous([(b.tier, b.postpaid_min, b.postpaid_max) for b in bounds.values()], "postpaid units")
+    _check_contiguous([(b.tier, b.prepaid_min, b.prepaid_max) for b in bounds.values()], _("prepaid deposit"))
+    _check_contiguous([(b.tier, b.postpaid_min, b.postpaid_max) for b in bounds.values()], _("postpaid units"))
     return ParsedPriceList(effective_from, [bounds[t] for t in TIERS], prices)
 
 
 def _check_contiguous(ranges: list[tuple[int, int, int | None]], what: str) -> None:
     """Tiers must start at 0, follow each other without overlap or gap, and
-    only the last is open-ended."""
+    only the last is open-ended. ``what`` names the bounds, translated."""
     ranges.sort()
     expected_start = 0
     for index, (tier, low, high) in enumerate(ranges):
         if low != expected_start:
-            kind = "overlap" if low < expected_start else "gap"
+            if low < expected_start:
+                message = _("Tier %(tier)s %(what)s bounds overlap: it starts at %(low)s, expected %(expected)s.")
+            else:
+                message = _("Tier %(tier)s %(what)s bounds gap: it starts at %(low)s, expected %(expected)s.")
             raise ServiceError(
                 "invalid_request",
-                f"Tier {tier} {what} bounds {kind}: it starts at {low:,}, expected {expected_start:,}.",
+                message % {"tier": tier, "what": what, "low": f"{low:,}", "expected": f"{expected_start:,}"},
             )
         last = index == len(ranges) - 1
         if high is None and not last:
-            raise ServiceError("invalid_request", f"Tier {tier} {what} has no upper bound but is not the last tier.")
+            raise ServiceError(
+                "invalid_request",
+                _("Tier %(tier)s %(what)s has no upper bound but is not the last tier.") % {"tier": tier, "what": what},
+            )
         if high is not None and last:
-            raise ServiceError("invalid_request", f"The last tier's {what} must have no upper bound.")
+            raise ServiceError(
+                "invalid_request", _("The last tier's %(what)s must have no upper bound.") % {"what": what}
+            )
         if high is not None:
             if high < low:
-                raise ServiceError("invalid_request", f"Tier {tier} {what} ends before it starts.")
+                raise ServiceError(
+                    "invalid_request", _("Tier %(tier)s %(what)s ends before it starts.") % {"tier": tier, "what": what}
+                )
             expected_start = high + 1
 
 

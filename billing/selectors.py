@@ -9,6 +9,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.db.models import Count, F, Max, QuerySet, Sum, Window
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from billing.models import (
@@ -157,7 +158,7 @@ def invoice(*, customer: Customer, number: str) -> Invoice:
         .first()
     )
     if row is None:
-        raise ServiceError("not_found", "No such invoice.")
+        raise ServiceError("not_found", _("No such invoice."))
     return row
 
 
@@ -168,7 +169,7 @@ def statements(*, customer: Customer) -> QuerySet[Statement]:
 def statement(*, customer: Customer, period: date) -> Statement:
     row = Statement.objects.filter(customer=customer, period=period).select_related("customer").first()
     if row is None:
-        raise ServiceError("not_found", "No such statement.")
+        raise ServiceError("not_found", _("No such statement."))
     return row
 
 

@@ -6,14 +6,26 @@ from datetime import date, datetime, time
 
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.models import Channel
 from billing.pricing import PriceTable, jakarta_date
+from otpportal.errors import ServiceError
 
 
 def month_of(moment: datetime) -> date:
     """The first day of the Asia/Jakarta month that ``moment`` falls in."""
     return jakarta_date(moment).replace(day=1)
+
+
+def month_not_ended(period: date) -> ServiceError:
+    """The refusal to close (invoice, state) a month before it has ended."""
+    return ServiceError(
+        "month_not_ended",
+        _("%(month)s has not ended yet; it can be closed from %(date)s.")
+        % {"month": f"{period:%Y-%m}", "date": f"{period + relativedelta(months=1):%Y-%m-%d}"},
+        details={"month": [_("Not ended.")]},
+    )
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:

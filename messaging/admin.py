@@ -10,11 +10,13 @@ the dispatcher's atomic claim decides what happens. Secrets stay hidden: no
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -34,6 +36,7 @@ from messaging.models import (
 )
 from messaging.services.sending import enqueue_dispatch
 from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
+from otpportal.audit import staff_change
 from otpportal.errors import ServiceError
 
 
@@ -103,6 +106,40 @@ class VerificationAdmin(PhoneSearchMixin, ReadOnlyAdmin):
 
 # --- Messages -----------------------------------------------------------------------
 
+# A message still queued or sending this long after it was made needs a look (the sweep
+# re-enqueues after OUTBOX_SWEEP_AFTER and retakes claims after DISPATCH_CLAIM_TIMEOUT).
+STUCK_AFTER = timedelta(minutes=5)
+FAILING_WINDOW = timedelta(hours=1)
+FAILED_STATUSES = ("failed", "rejected", "undelivered")
+
+
+def stuck_q(now: datetime) -> Q:
+    """Messages stuck on their way out (the back office's work queue)."""
+    return Q(status__in=("queued", "sending"), created_at__lt=now - STUCK_AFTER)
+
+
+def failing_q(now: datetime) -> Q:
+    """Messages made in the last hour that failed, were refused or were not delivered."""
+    return Q(status__in=FAILED_STATUSES, created_at__gte=now - FAILING_WINDOW)
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [
+            ("stuck", _("Stuck: still queued or sending after 5 minutes")),
+            ("failing", _("Failing: failed, refused or undelivered in the last hour")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        if self.value() == "stuck":
+            return queryset.filter(stuck_q(timezone.now()))
+        if self.value() == "failing":
+            return queryset.filter(failing_q(timezone.now()))
+        return queryset
+
 
 class MessageStatusChangeInline(ReadOnlyInline):
     model = MessageStatusChange
@@ -159,14 +196,19 @@ class MessageAdmin(PhoneSearchMixin, ReadOnlyAdmin):
         "price_display",
         "created_at",
     ]
-    list_filter = ["status", "channel", "operator", "provider", "is_test"]
-    search_fields = ["=id", "to", "=provider_message_id"]
+    list_filter = [AttentionFilter, "status", "channel", "operator", "provider", "is_test"]
+    search_fields = ["=id", "to", "=provider_message_id", "=reference"]
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
     fields = MESSAGE_FIELDS
     readonly_fields = MESSAGE_FIELDS
     inlines = [MessageStatusChangeInline]
     actions = ["requeue"]
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        if request.GET.get(AttentionFilter.parameter_name) == "stuck":
+            return ["created_at"]  # the work queue: the longest stuck first
+        return list(super().get_ordering(request))
 
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, obj: Message) -> str:
@@ -216,7 +258,10 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Deactivate selected endpoints (no more deliveries)"), permissions=["deactivate"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        count = sum(services.endpoint_deactivate(endpoint=endpoint) for endpoint in queryset)
+        count = 0
+        for endpoint in queryset:
+            with staff_change(action="deactivate_webhook_endpoint", actor=request.user, watch=endpoint):
+                count += services.endpoint_deactivate(endpoint=endpoint)
         self.message_user(
             request, ngettext("Deactivated %(n)d endpoint.", "Deactivated %(n)d endpoints.", count) % {"n": count}
         )
@@ -231,6 +276,9 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Deliveries of customers' webhooks; support and operations may send one
+    again (``delivery_resend``, the dashboard's "send again")."""
+
     list_display = ["id", "event_type", "event", "endpoint", "status", "attempts", "last_status_code", "created_at"]
     list_filter = ["status", "event__type"]
     search_fields = ["=event__id", "=endpoint__id", "endpoint__url"]
@@ -250,6 +298,27 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("messaging.add_webhookdelivery")
+
+    @admin.action(description=_("Send the selected webhooks again"), permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        sent = 0
+        for delivery in queryset.select_related("endpoint__customer"):
+            try:
+                services.delivery_resend(customer=delivery.endpoint.customer, delivery_id=delivery.pk)
+            except ServiceError as error:
+                self.message_user(request, f"#{delivery.pk}: {error.message}", messages.ERROR)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(
+                request,
+                ngettext("Sent %(n)d webhook again.", "Sent %(n)d webhooks again.", sent) % {"n": sent},
+                messages.SUCCESS,
+            )
 
     @admin.display(description=_("event type"), ordering="event__type")
     def event_type(self, obj: WebhookDelivery) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -393,7 +394,7 @@ class SandboxMessagesApi(APIView):
     )
     def get(self, request: Request) -> Response:
         if not request.auth.is_test and not registry.sandbox_is_live():
-            raise ServiceError("permission_denied", "Live keys read the sandbox only where it is the provider.")
+            raise ServiceError("permission_denied", _("Live keys read the sandbox only where it is the provider."))
         to = request.query_params.get("to")
         e164 = phones.parse(to, require_operator=False).e164 if to else None
         rows = selectors.sandbox_messages(customer=request.auth.customer, to=e164)

@@ -7,6 +7,7 @@ import re
 import string
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from messaging.encoding import measure
 from otpportal.errors import ServiceError
@@ -44,32 +45,34 @@ def validate_template(body: str) -> str:
     placeholders, no links, at most OTP_GUARD_MAX_SMS SMS when rendered."""
     body = (body or "").strip()
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(body) if f is not None]
+        fields = [f for _text, f, _spec, _conversion in string.Formatter().parse(body) if f is not None]
     except ValueError:
         raise ServiceError(
-            "invalid_request", "Unbalanced braces in the template.", details={"body": ["Bad braces."]}
+            "invalid_request", _("Unbalanced braces in the template."), details={"body": [_("Bad braces.")]}
         ) from None
     if fields.count("code") != 1:
         raise ServiceError(
-            "invalid_request", "The template must contain {code} exactly once.", details={"body": ["{code} once."]}
+            "invalid_request",
+            _("The template must contain {code} exactly once."),
+            details={"body": [_("{code} once.")]},
         )
     unknown = sorted(set(fields) - ALLOWED_PLACEHOLDERS)
     if unknown:
         raise ServiceError(
             "invalid_request",
-            f"Unknown placeholder(s): {', '.join(unknown)}. Use {{code}}, {{brand}}, {{minutes}}.",
-            details={"body": ["Unknown placeholder."]},
+            _("Unknown placeholder(s): %(names)s. Use {code}, {brand}, {minutes}.") % {"names": ", ".join(unknown)},
+            details={"body": [_("Unknown placeholder.")]},
         )
     if _LINK.search(body):
         raise ServiceError(
-            "not_otp_content", "Templates may not contain links (R-CH-3).", details={"body": ["No links."]}
+            "not_otp_content", _("Templates may not contain links (R-CH-3)."), details={"body": [_("No links.")]}
         )
     sample = body.format(code="1234567890", brand="B" * 20, minutes=60)
     if measure(sample, "sms").units > settings.OTP_GUARD_MAX_SMS:
         raise ServiceError(
             "invalid_request",
-            f"The template is longer than {settings.OTP_GUARD_MAX_SMS} SMS.",
-            details={"body": ["Too long."]},
+            _("The template is longer than %(max)s SMS.") % {"max": settings.OTP_GUARD_MAX_SMS},
+            details={"body": [_("Too long.")]},
         )
     return body
 
@@ -82,31 +85,38 @@ def has_code(text: str) -> bool:
 def guard_otp_content(text: str, channel: str) -> None:
     """R-CH-3: refuse text that is plainly not an OTP; explain why in details."""
     if not text or not text.strip():
-        raise ServiceError("invalid_request", "text is required.", details={"text": ["Required."]})
+        raise ServiceError("invalid_request", _("text is required."), details={"text": [_("Required.")]})
     if not has_code(text):
         raise ServiceError(
             "not_otp_content",
-            "The text carries no 4–10 character code; this service sends verification codes only (R-CH-3).",
-            details={"text": ["No 4-10 character code found."], "reason": "no_code"},
+            _("The text carries no 4–10 character code; this service sends verification codes only (R-CH-3)."),
+            details={"text": [_("No 4-10 character code found.")], "reason": "no_code"},
         )
     if settings.OTP_GUARD_BLOCK_LINKS and _LINK.search(text):
         raise ServiceError(
             "not_otp_content",
-            "Links are not allowed in OTP messages (R-CH-3).",
-            details={"text": ["Contains a link."], "reason": "link"},
+            _("Links are not allowed in OTP messages (R-CH-3)."),
+            details={"text": [_("Contains a link.")], "reason": "link"},
         )
     lowered = text.lower()
     hits = [w for w in settings.OTP_GUARD_PROMO_WORDS if re.search(rf"\b{re.escape(w)}\b", lowered)]
     if hits:
         raise ServiceError(
             "not_otp_content",
-            "Promotional wording is not allowed in OTP messages (R-CH-3).",
-            details={"text": [f"Promotional word(s): {', '.join(hits)}."], "reason": "promotion"},
+            _("Promotional wording is not allowed in OTP messages (R-CH-3)."),
+            details={
+                "text": [_("Promotional word(s): %(words)s.") % {"words": ", ".join(hits)}],
+                "reason": "promotion",
+            },
         )
     units = measure(text, channel).units if channel == "sms" else measure(text, "sms").units
     if units > settings.OTP_GUARD_MAX_SMS:
         raise ServiceError(
             "not_otp_content",
-            f"The text is {units} SMS long; OTP messages are at most {settings.OTP_GUARD_MAX_SMS} (R-CH-3).",
-            details={"text": [f"{units} SMS, at most {settings.OTP_GUARD_MAX_SMS}."], "reason": "too_long"},
+            _("The text is %(units)s SMS long; OTP messages are at most %(max)s (R-CH-3).")
+            % {"units": units, "max": settings.OTP_GUARD_MAX_SMS},
+            details={
+                "text": [_("%(units)s SMS, at most %(max)s.") % {"units": units, "max": settings.OTP_GUARD_MAX_SMS}],
+                "reason": "too_long",
+            },
         )

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from messaging.limits import TakeResult, TokenBucket, default_bucket
@@ -53,6 +54,7 @@ def bucket() -> TokenBucket:
 
 
 def _refuse(message: str, retry_after: float, details: dict[str, object]) -> ServiceError:
+    """A 429 ``rate_limited``; ``message`` is already translated (Review 8.19)."""
     seconds = max(1, math.ceil(retry_after))
     return ServiceError("rate_limited", message, details={**details, "retry_after": seconds}, retry_after=seconds)
 
@@ -75,7 +77,7 @@ def number_limit(*, customer: Customer, e164: str) -> None:
     result = bucket().take(f"number:{customer.pk}:{e164}", rate=per_hour / 3600.0, capacity=per_hour)
     if not result.allowed:
         raise _refuse(
-            f"Too many verifications for this number; at most {per_hour} an hour.",
+            _("Too many verifications for this number; at most %(per_hour)s an hour.") % {"per_hour": per_hour},
             result.retry_after,
             {"limit": "per_number", "to": e164, "per_hour": per_hour},
         )
@@ -98,8 +100,10 @@ def pumping_check(*, customer: Customer, e164: str, now: datetime) -> None:
     rate = approved / total if total else 0.0
     if rate < settings.PUMPING_MIN_APPROVAL_RATE:
         raise _refuse(
-            "Sending to this number range is paused: many numbers in a short time and few verified "
-            "(suspected SMS pumping).",
+            _(
+                "Sending to this number range is paused: many numbers in a short time and few verified "
+                "(suspected SMS pumping)."
+            ),
             settings.PUMPING_WINDOW_SECONDS,
             {
                 "limit": "sms_pumping",

@@ -51,28 +51,32 @@ class Verification(models.Model):
     MAX_CHECKS = 5
     MAX_SENDS = 5
 
-    id = models.CharField(primary_key=True, max_length=32, default=_ver_id, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="verifications")
-    api_key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="+")
-    is_test = models.BooleanField(default=False)
-    to = models.CharField(max_length=20)
-    operator = models.CharField(max_length=12, blank=True)
-    channel = models.CharField(max_length=12, choices=Channel.choices)
-    fallback = models.JSONField(default=list, blank=True)
-    locale = models.CharField(max_length=5, default="id")
-    code_length = models.PositiveSmallIntegerField(default=6)
-    ttl = models.PositiveIntegerField(default=300)
-    code_hmacs = models.JSONField(default=list)
-    app_hash = models.CharField(max_length=11, blank=True)
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
-    checks = models.PositiveSmallIntegerField(default=0)
-    sends = models.PositiveSmallIntegerField(default=0)
-    last_sent_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField()
-    reference = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    approved_at = models.DateTimeField(null=True, blank=True)
+    id = models.CharField(_("ID"), primary_key=True, max_length=32, default=_ver_id, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="verifications"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, verbose_name=_("API key"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_test = models.BooleanField(_("test mode"), default=False)
+    to = models.CharField(_("to"), max_length=20)
+    operator = models.CharField(_("operator"), max_length=12, blank=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    fallback = models.JSONField(_("fallback channels"), default=list, blank=True)
+    locale = models.CharField(_("language"), max_length=5, default="id")
+    code_length = models.PositiveSmallIntegerField(_("code length"), default=6)
+    ttl = models.PositiveIntegerField(_("validity (seconds)"), default=300)
+    code_hmacs = models.JSONField(_("code HMACs"), default=list)
+    app_hash = models.CharField(_("app hash"), max_length=11, blank=True)
+    status = models.CharField(_("status"), max_length=24, choices=Status.choices, default=Status.PENDING)
+    checks = models.PositiveSmallIntegerField(_("checks"), default=0)
+    sends = models.PositiveSmallIntegerField(_("sends"), default=0)
+    last_sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("verification")
@@ -121,42 +125,54 @@ class Message(models.Model):
         "rejected": frozenset(),
     }
 
-    id = models.CharField(primary_key=True, max_length=32, default=_msg_id, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="messages")
+    id = models.CharField(_("ID"), primary_key=True, max_length=32, default=_msg_id, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="messages"
+    )
     verification = models.ForeignKey(
-        Verification, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Verification,
+        verbose_name=_("verification"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
     )
     fallback_of = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="fallback_message"
+        "self",
+        verbose_name=_("fallback of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="fallback_message",
     )
-    is_test = models.BooleanField(default=False)
-    to = models.CharField(max_length=20)
-    operator = models.CharField(max_length=12, blank=True)
-    channel = models.CharField(max_length=12, choices=Channel.choices)
-    sender_id = models.CharField(max_length=16, blank=True)
-    encoding = models.CharField(max_length=5, default="gsm7")
-    units = models.PositiveIntegerField(default=1)
-    price = models.PositiveIntegerField(default=0)
-    charged = models.BooleanField(default=False)
-    body = models.TextField()
-    sealed = models.TextField(blank=True)
-    fallback = models.JSONField(default=list, blank=True)
-    reference = models.CharField(max_length=100, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    provider = models.CharField(max_length=20, blank=True)
-    provider_message_id = models.CharField(max_length=100, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)  # every claim by a worker
+    is_test = models.BooleanField(_("test mode"), default=False)
+    to = models.CharField(_("to"), max_length=20)
+    operator = models.CharField(_("operator"), max_length=12, blank=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    sender_id = models.CharField(_("sender ID"), max_length=16, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=5, default="gsm7")
+    units = models.PositiveIntegerField(_("units"), default=1)
+    price = models.PositiveIntegerField(_("price"), default=0)
+    charged = models.BooleanField(_("charged"), default=False)
+    body = models.TextField(_("body"))
+    sealed = models.TextField(_("sealed text"), blank=True)
+    fallback = models.JSONField(_("fallback channels"), default=list, blank=True)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    provider = models.CharField(_("provider"), max_length=20, blank=True)
+    provider_message_id = models.CharField(_("provider message ID"), max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)  # every claim by a worker
     # Attempts that reached the provider (refused, or left in doubt): DISPATCH_MAX_ATTEMPTS caps
     # these; an attempt where nothing was submitted (not bound) does not count (Review 8.14).
-    submits = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    error_code = models.CharField(max_length=40, blank=True)
-    error_message = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    submits = models.PositiveSmallIntegerField(_("submits"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    error_message = models.CharField(_("error message"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")
@@ -176,6 +192,8 @@ class Message(models.Model):
             models.Index(fields=["status", "updated_at"], name="msg_sealed", condition=~Q(sealed="")),
             # The sweep's re-sent sandbox receipts: a sandbox report held by a killed worker.
             models.Index(fields=["sent_at"], name="msg_sandbox_sent", condition=Q(status="sent", provider="sandbox")),
+            # The back office's windows over all customers (provider health, failing messages in the last hour).
+            models.Index(fields=["created_at"], name="msg_created"),
         ]
 
     def __str__(self) -> str:
@@ -189,14 +207,15 @@ class Message(models.Model):
 class MessageStatusChange(models.Model):
     """Append-only history of a message's status (style.md #4)."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="history")
-    old = models.CharField(max_length=12, blank=True)
-    new = models.CharField(max_length=12)
-    reason = models.CharField(max_length=300, blank=True)
-    actor = models.CharField(max_length=40, blank=True)  # "api", "worker", "smpp", "wa_cloud", "sweep"…
-    created_at = models.DateTimeField(default=timezone.now)
+    message = models.ForeignKey(Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="history")
+    old = models.CharField(_("old status"), max_length=12, blank=True)
+    new = models.CharField(_("new status"), max_length=12)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    actor = models.CharField(_("actor"), max_length=40, blank=True)  # "api", "worker", "smpp", "wa_cloud", "sweep"…
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name_plural = _("message status changes")
         ordering = ["created_at", "id"]
         verbose_name = _("message status change")
 
@@ -213,14 +232,16 @@ class PendingReport(models.Model):
     """A delivery report that arrived before its message recorded the
     provider's id (a fast receipt racing the submit response)."""
 
-    provider = models.CharField(max_length=20)
-    provider_message_id = models.CharField(max_length=100)
-    state = models.CharField(max_length=12)
-    error_code = models.CharField(max_length=40, blank=True)
-    occurred_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    provider = models.CharField(_("provider"), max_length=20)
+    provider_message_id = models.CharField(_("provider message ID"), max_length=100)
+    state = models.CharField(_("state"), max_length=12)
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("early delivery report")
+        verbose_name_plural = _("early delivery reports")
         indexes = [models.Index(fields=["provider", "provider_message_id"], name="pending_report_lookup")]
 
     def __str__(self) -> str:
@@ -231,13 +252,17 @@ class ProviderReference(models.Model):
     """Every id a provider gave for a message (one per SMS part), so each
     receipt finds its message; the message is delivered when all parts are."""
 
-    provider = models.CharField(max_length=20)
-    provider_message_id = models.CharField(max_length=100)
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="provider_refs")
-    part = models.PositiveSmallIntegerField(default=1)
-    state = models.CharField(max_length=12, blank=True)
+    provider = models.CharField(_("provider"), max_length=20)
+    provider_message_id = models.CharField(_("provider message ID"), max_length=100)
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="provider_refs"
+    )
+    part = models.PositiveSmallIntegerField(_("part"), default=1)
+    state = models.CharField(_("state"), max_length=12, blank=True)
 
     class Meta:
+        verbose_name = _("provider reference")
+        verbose_name_plural = _("provider references")
         constraints = [models.UniqueConstraint(fields=["provider", "provider_message_id"], name="provider_ref_unique")]
 
     def __str__(self) -> str:
@@ -247,12 +272,16 @@ class ProviderReference(models.Model):
 class MessageTemplate(models.Model):
     """A customer's own verification text for a locale; must hold ``{code}``."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="message_templates")
-    locale = models.CharField(max_length=5, choices=[("id", "Bahasa Indonesia"), ("en", "English")])
-    body = models.CharField(max_length=480)
-    updated_at = models.DateTimeField(default=timezone.now)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="message_templates"
+    )
+    locale = models.CharField(_("language"), max_length=5, choices=[("id", "Bahasa Indonesia"), ("en", "English")])
+    body = models.CharField(_("body"), max_length=480)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("verification text")
+        verbose_name_plural = _("verification texts")
         constraints = [models.UniqueConstraint(fields=["customer", "locale"], name="template_unique_locale")]
 
     def __str__(self) -> str:
@@ -262,15 +291,19 @@ class MessageTemplate(models.Model):
 class SandboxMessage(models.Model):
     """What the sandbox provider "sent": readable by the customer, in clear."""
 
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="sandbox_copy")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    to = models.CharField(max_length=20)
-    channel = models.CharField(max_length=12)
-    sender_id = models.CharField(max_length=16, blank=True)
-    text = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
+    message = models.OneToOneField(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="sandbox_copy"
+    )
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+")
+    to = models.CharField(_("to"), max_length=20)
+    channel = models.CharField(_("channel"), max_length=12)
+    sender_id = models.CharField(_("sender ID"), max_length=16, blank=True)
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("sandbox message")
+        verbose_name_plural = _("sandbox messages")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["customer", "to", "created_at"], name="sandbox_customer_to")]
 
@@ -281,9 +314,13 @@ class SandboxMessage(models.Model):
 class RateBucket(models.Model):
     """A token bucket kept in the database, for deployments without Redis."""
 
-    key = models.CharField(primary_key=True, max_length=200)
-    tokens = models.FloatField()
-    updated = models.FloatField()
+    key = models.CharField(_("key"), primary_key=True, max_length=200)
+    tokens = models.FloatField(_("tokens"))
+    updated = models.FloatField(_("updated (epoch seconds)"))
+
+    class Meta:
+        verbose_name = _("rate-limit bucket")
+        verbose_name_plural = _("rate-limit buckets")
 
     def __str__(self) -> str:
         return self.key
@@ -294,16 +331,20 @@ class WebhookEndpoint(models.Model):
         MESSAGE_STATUS = "message.status", "message.status"
         VERIFICATION_STATUS = "verification.status", "verification.status"
 
-    id = models.CharField(primary_key=True, max_length=32, default=_whk_id, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=80)
-    events = models.JSONField(default=list)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    id = models.CharField(_("ID"), primary_key=True, max_length=32, default=_whk_id, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("secret"), max_length=80)
+    events = models.JSONField(_("events"), default=list)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -311,13 +352,15 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookEvent(models.Model):
-    id = models.CharField(primary_key=True, max_length=32, default=_evt_id, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    type = models.CharField(max_length=40)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now)
+    id = models.CharField(_("ID"), primary_key=True, max_length=32, default=_evt_id, editable=False)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(_("event type"), max_length=40)
+    payload = models.JSONField(_("payload"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -330,17 +373,23 @@ class WebhookDelivery(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    event = models.ForeignKey(
+        WebhookEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
 
@@ -349,16 +398,49 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveSmallIntegerField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    delivery = models.ForeignKey(
+        WebhookDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     # A short fixed reason when there is no HTTP answer; never the answer's body (review 8.7).
-    error = models.CharField(max_length=300, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class SmppBindStatus(models.Model):
+    """The heartbeat of one ``smpp_bind`` bind: its account, in one process,
+    written every few seconds (``messaging.services.bind_heartbeat``), so the
+    back office's provider health shows each bind's state without asking the
+    process. A row whose ``last_seen`` is old means the process is gone."""
+
+    class State(models.TextChoices):
+        BOUND = "bound", _("Bound")
+        CONNECTING = "connecting", _("Not bound (binding again)")
+        STOPPED = "stopped", _("Stopped")
+
+    account = models.CharField(_("SMPP account"), max_length=40)
+    process = models.CharField(_("process"), max_length=80, help_text=_("host:pid of the smpp_bind process"))
+    mode = models.CharField(_("bind mode"), max_length=12)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices)
+    state_since = models.DateTimeField(_("in this state since"))
+    last_seen = models.DateTimeField(_("last heartbeat"))
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("SMPP bind")
+        verbose_name_plural = _("SMPP binds")
+        ordering = ["account", "process"]
+        constraints = [models.UniqueConstraint(fields=["account", "process"], name="smppbind_account_process")]
+
+    def __str__(self) -> str:
+        return f"{self.account} @ {self.process}: {self.state}"

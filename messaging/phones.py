@@ -22,6 +22,8 @@ from types import MappingProxyType
 from typing import Final
 
 import phonenumbers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from otpportal.errors import ServiceError
@@ -136,13 +138,18 @@ _COMPACT = re.compile(r"\+?[0-9]+")
 _INDONESIAN_E164 = re.compile(r"\+62([0-9]+)")
 _NON_DIGITS = re.compile(r"[^0-9]")
 
-_MSG_EMPTY = "A phone number is required."
-_MSG_TOO_LONG = f"The phone number is too long (at most {MAX_INPUT_LENGTH} characters)."
-_MSG_CHARACTERS = "The phone number may contain only digits, a leading '+', spaces, dashes, dots and parentheses."
-_MSG_FORMAT = "Enter the number as 08..., 628... or +628... (other countries with a leading '+')."
-_MSG_INVALID = "This is not a valid phone number."
-_MSG_NOT_MOBILE = "This is not a mobile number; OTP messages can only be sent to mobile numbers."
-_MSG_UNKNOWN_OPERATOR = "This number's prefix belongs to an unknown operator; it cannot be priced or sent."
+# Refusals (R-OP-2), translated when raised (Review 8.19).
+_MSG_EMPTY = gettext_noop("A phone number is required.")
+_MSG_TOO_LONG = gettext_noop("The phone number is too long (at most %(max)s characters).")
+_MSG_CHARACTERS = gettext_noop(
+    "The phone number may contain only digits, a leading '+', spaces, dashes, dots and parentheses."
+)
+_MSG_FORMAT = gettext_noop("Enter the number as 08..., 628... or +628... (other countries with a leading '+').")
+_MSG_INVALID = gettext_noop("This is not a valid phone number.")
+_MSG_NOT_MOBILE = gettext_noop("This is not a mobile number; OTP messages can only be sent to mobile numbers.")
+_MSG_UNKNOWN_OPERATOR = gettext_noop(
+    "This number's prefix belongs to an unknown operator; it cannot be priced or sent."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +163,8 @@ class PhoneNumber:
 
 
 def _refuse(message: str) -> ServiceError:
-    """The R-OP-2 refusal, in the contract's ``details`` shape for the ``to`` field."""
+    """The R-OP-2 refusal, in the contract's ``details`` shape for the ``to`` field;
+    ``message`` is already translated."""
     return ServiceError(ERROR_CODE, message, details={"to": [message]})
 
 
@@ -174,15 +182,15 @@ def _allowed_countries(allowed_countries: Sequence[str] | None) -> frozenset[str
 def _compact(raw: object) -> str:
     """Strip separators; refuse anything that is not a plausibly written phone number."""
     if not isinstance(raw, str) or not raw.strip():
-        raise _refuse(_MSG_EMPTY)
+        raise _refuse(_(_MSG_EMPTY))
     if len(raw) > MAX_INPUT_LENGTH:
-        raise _refuse(_MSG_TOO_LONG)
+        raise _refuse(_(_MSG_TOO_LONG) % {"max": MAX_INPUT_LENGTH})
     text = raw.strip()
     if not _ALLOWED_CHARS.fullmatch(text):
-        raise _refuse(_MSG_CHARACTERS)
+        raise _refuse(_(_MSG_CHARACTERS))
     compact = _SEPARATORS.sub("", text)
     if not _COMPACT.fullmatch(compact):
-        raise _refuse(_MSG_CHARACTERS)
+        raise _refuse(_(_MSG_CHARACTERS))
     return compact
 
 
@@ -197,7 +205,7 @@ def _international(compact: str) -> str:
         return "+" + compact
     if compact.startswith("0") and not compact.startswith("00"):
         return "+" + INDONESIA_CALLING_CODE + compact[1:]
-    raise _refuse(_MSG_FORMAT)
+    raise _refuse(_(_MSG_FORMAT))
 
 
 def _national(number: phonenumbers.PhoneNumber, country: str) -> str:
@@ -213,11 +221,11 @@ def _parse_compact(compact: str) -> PhoneNumber:
     try:
         number = phonenumbers.parse(international, None)
     except NumberParseException:
-        raise _refuse(_MSG_INVALID) from None
+        raise _refuse(_(_MSG_INVALID)) from None
     if not phonenumbers.is_valid_number(number):
-        raise _refuse(_MSG_INVALID)
+        raise _refuse(_(_MSG_INVALID))
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-        raise _refuse(_MSG_NOT_MOBILE)  # landlines, toll-free, premium... (R-OP-2)
+        raise _refuse(_(_MSG_NOT_MOBILE))  # landlines, toll-free, premium... (R-OP-2)
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(number) or ""
     return PhoneNumber(
@@ -245,11 +253,14 @@ def parse(
     allowed = _allowed_countries(allowed_countries)
     if number.country not in allowed:
         if allowed == {DEFAULT_REGION}:
-            raise _refuse("Only Indonesian mobile numbers are accepted.")
-        names = ", ".join(sorted(allowed)) or "none"
-        raise _refuse(f"Numbers from this country ({number.country}) are not accepted; allowed: {names}.")
+            raise _refuse(_("Only Indonesian mobile numbers are accepted."))
+        names = ", ".join(sorted(allowed)) or _("none")
+        raise _refuse(
+            _("Numbers from this country (%(country)s) are not accepted; allowed: %(allowed)s.")
+            % {"country": number.country, "allowed": names}
+        )
     if require_operator and number.operator is None:
-        raise _refuse(_MSG_UNKNOWN_OPERATOR)  # R-OP-3
+        raise _refuse(_(_MSG_UNKNOWN_OPERATOR))  # R-OP-3
     return number
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from messaging.models import (
@@ -22,7 +23,7 @@ from otpportal.errors import ServiceError
 def verification(*, customer: Customer, verification_id: str) -> Verification:
     row = Verification.objects.filter(customer=customer, pk=verification_id).first()
     if row is None:
-        raise ServiceError("not_found", "No such verification.")
+        raise ServiceError("not_found", _("No such verification."))
     return row
 
 
@@ -49,7 +50,7 @@ def latest_messages(*, verifications: Sequence[Verification]) -> dict[str, Messa
 def message(*, customer: Customer, message_id: str) -> Message:
     row = Message.objects.filter(customer=customer, pk=message_id).first()
     if row is None:
-        raise ServiceError("not_found", "No such message.")
+        raise ServiceError("not_found", _("No such message."))
     return row
 
 

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import urllib3
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from requests.certs import where as default_ca_bundle
 
@@ -38,7 +39,8 @@ from otpportal.errors import ServiceError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Refusal messages (translated where they are shown: billing.forms.service_error_text).
+# Refusal messages: English here (``UnsafeUrl.message``, what a delivery attempt records),
+# translated when a registration is refused (``url_validate``, Review 8.19).
 NOT_HTTP = gettext_noop("url must be an http(s) URL.")
 USERINFO = gettext_noop("url must not contain a user name or password.")
 PRIVATE = gettext_noop(
@@ -185,7 +187,8 @@ def url_validate(url: object, *, allow_private: bool, field: str = "url") -> Non
         target = url_parse(url)  # type: ignore[arg-type]
         target_addresses(target, allow_private=allow_private)
     except UnsafeUrl as refusal:
-        raise ServiceError("invalid_request", refusal.message, details={field: [refusal.message]}) from None
+        message = _(refusal.message)
+        raise ServiceError("invalid_request", message, details={field: [message]}) from None
     except (OSError, UnicodeError):
         return
 

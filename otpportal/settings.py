@@ -54,7 +54,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.admin_app.BackOfficeAdminConfig",  # django.contrib.admin with the back office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "billing",
     "senderids",
     "messaging",
+    "auditlog",
+    "backoffice",  # after the domain apps: it may import all of them, none imports it
 ]
 
 MIDDLEWARE = [
@@ -81,12 +83,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "otpportal.middleware.ChosenLanguageMiddleware",
+    "otpportal.middleware.ApiLanguageMiddleware",  # Review 8.19: /api/ follows Accept-Language (en by default)
     "otpportal.api.ApiErrorMiddleware",  # errors under /api/ always in the contract's JSON shape
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "otpportal.staff2fa.StaffTwoFactorMiddleware",
+    "backoffice.middleware.AuditActorMiddleware",  # who made each audited change (django-auditlog)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",

@@ -98,12 +98,12 @@ def staff_2fa_invite(*, user: Any, reset: bool = False) -> TOTPDevice:
     """Email ``user`` a link to enrol an authenticator app; any earlier link
     stops working. ``reset`` first removes the user's devices (a lost phone)."""
     if not (user.is_staff and user.is_active):
-        raise ServiceError("invalid_request", NOT_STAFF)
+        raise ServiceError("invalid_request", _(NOT_STAFF))
     with transaction.atomic():
         if reset:
             TOTPDevice.objects.filter(user=user).delete()
         elif TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            raise ServiceError("invalid_request", ALREADY_ENROLLED)
+            raise ServiceError("invalid_request", _(ALREADY_ENROLLED))
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name="admin", confirmed=False)
         token = signing.dumps({"u": user.pk, "d": device.pk, "f": _fingerprint(user, device)}, salt=INVITE_SALT)

@@ -9,6 +9,7 @@ Nothing is edited directly: every change is a service call.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,12 +19,15 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing.forms import service_error_text
 from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
+from otpportal.audit import staff_change
 from otpportal.errors import ServiceError
+from otpportal.workdays import working_days_between
 from senderids import services
 from senderids.forms import MoveForm
 from senderids.models import Registration, RegistrationStatusChange, SenderId, TrafficReview
@@ -109,6 +113,34 @@ class HistoryInline(ReadOnlyInline):
     ordering = ["created_at", "id"]
 
 
+WAITING = (S.SUBMITTED, S.IN_REVIEW)
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    """The work queue: registrations waiting for the operator, oldest first,
+    and those past their expected date (30 working days, R-SID-4)."""
+
+    title = _("waiting")
+    parameter_name = "waiting"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [
+            ("yes", _("Waiting (submitted or in review), oldest first")),
+            ("late", _("Waiting past the expected date (R-SID-4)")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Registration]) -> QuerySet[Registration]:
+        if self.value() == "yes":
+            return queryset.filter(status__in=WAITING)
+        if self.value() == "late":
+            return queryset.filter(status__in=WAITING, expected_by__lt=_today())
+        return queryset
+
+
 MOVE_ACTIONS: dict[str, tuple[str, Any]] = {
     "move_in_review": (S.IN_REVIEW, _("Take into review")),
     "move_active": (S.ACTIVE, _("Activate (the operator approved; reactivates a suspended one)")),
@@ -139,10 +171,12 @@ class RegistrationAdmin(admin.ModelAdmin):
         "operator_label",
         "status",
         "submitted_at",
+        "working_days_waiting",
         "expected_by",
+        "past_expected",
         "reactivation_requested_at",
     ]
-    list_filter = ["status", "operator", "route"]
+    list_filter = [WaitingFilter, "status", "operator", "route"]
     search_fields = ["name", "customer__name", "customer__slug"]
     list_select_related = ["customer"]
     date_hierarchy = "submitted_at"
@@ -169,6 +203,21 @@ class RegistrationAdmin(admin.ModelAdmin):
     def operator_label(self, obj: Registration) -> str:
         return obj.operator_label
 
+    @admin.display(description=_("working days waiting"))
+    def working_days_waiting(self, obj: Registration) -> int | str:
+        if obj.status not in WAITING:
+            return "—"
+        return working_days_between(timezone.localtime(obj.submitted_at).date(), _today())
+
+    @admin.display(description=_("past the expected date"), boolean=True)
+    def past_expected(self, obj: Registration) -> bool | None:
+        return obj.expected_by < _today() if obj.status in WAITING else None
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        if request.GET.get(WaitingFilter.parameter_name):
+            return ["submitted_at", "pk"]  # the work queue: oldest first
+        return list(super().get_ordering(request))
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers apply from the dashboard or the API
 
@@ -188,12 +237,15 @@ class RegistrationAdmin(admin.ModelAdmin):
             moved = 0
             for registration in queryset.order_by("pk"):
                 try:
-                    services.registration_move(
-                        registration=registration,
-                        new=target,
-                        note=form.cleaned_data["note"],
-                        actor=request.user,  # type: ignore[arg-type]
-                    )
+                    with staff_change(
+                        action=action, reason=form.cleaned_data["note"], actor=request.user, watch=registration
+                    ):
+                        services.registration_move(
+                            registration=registration,
+                            new=target,
+                            note=form.cleaned_data["note"],
+                            actor=request.user,  # type: ignore[arg-type]
+                        )
                 except ServiceError as error:
                     self.message_user(request, f"{registration}: {service_error_text(error)}", messages.ERROR)
                 else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -135,9 +136,7 @@ class SenderIdsApi(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         if request.auth.is_test:
-            raise ServiceError(
-                "permission_denied", "Apply for a sender ID with a live key: its fees are real.", details={}
-            )
+            raise ServiceError("permission_denied", _("Apply for a sender ID with a live key: its fees are real."))
         data = request.data
         operators = data.getlist("operators") if hasattr(data, "getlist") else data.get("operators")
         serializer = SenderIdApplyIn(data={**{k: data.get(k) for k in data}, "operators": operators or []})

@@ -45,16 +45,25 @@ class SenderId(models.Model):
         JPG = "jpg", "JPEG"
         PNG = "png", "PNG"
 
-    id = models.CharField(primary_key=True, max_length=32, default=_sender_id_pk, editable=False)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sender_ids")
+    id = models.CharField(_("ID"), primary_key=True, max_length=32, default=_sender_id_pk, editable=False)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="sender_ids"
+    )
     name = models.CharField(_("sender name"), max_length=11)
-    name_key = models.CharField(max_length=11, editable=False)  # upper case: names compare case-insensitively
+    name_key = models.CharField(
+        _("name as compared"), max_length=11, editable=False
+    )  # upper case: names compare case-insensitively
     brand = models.CharField(_("brand"), max_length=100)
     form = models.FileField(_("signed appointment form"), upload_to=form_path, max_length=200)
     form_kind = models.CharField(_("form type"), max_length=3, choices=FormKind.choices)
     form_original_name = models.CharField(_("uploaded file name"), max_length=120, blank=True)
     applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("applied by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("applied at"), default=timezone.now)
 
@@ -102,10 +111,12 @@ class Registration(models.Model):
         "rejected": frozenset(),
     }
 
-    application = models.ForeignKey(SenderId, on_delete=models.PROTECT, related_name="registrations")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(
+        SenderId, verbose_name=_("application"), on_delete=models.PROTECT, related_name="registrations"
+    )
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("sender name"), max_length=11)
-    name_key = models.CharField(max_length=11, editable=False)
+    name_key = models.CharField(_("name as compared"), max_length=11, editable=False)
     operator = models.CharField(_("operator"), max_length=12, choices=Operator.choices)
     route = models.CharField(_("route"), max_length=8, choices=Route.choices, blank=True, default="")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SUBMITTED)
@@ -116,7 +127,12 @@ class Registration(models.Model):
     activated_at = models.DateTimeField(_("first activated at"), null=True, blank=True)
     reactivation_requested_at = models.DateTimeField(_("reactivation requested at"), null=True, blank=True)
     reactivation_requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reactivation requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -176,14 +192,21 @@ class RegistrationStatusChange(models.Model):
     old, new, the note (reason), who moved it (``None``: the platform's own
     rules) and when."""
 
-    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="history")
-    old = models.CharField(max_length=10, blank=True)
-    new = models.CharField(max_length=10)
+    registration = models.ForeignKey(
+        Registration, verbose_name=_("registration"), on_delete=models.PROTECT, related_name="history"
+    )
+    old = models.CharField(_("old status"), max_length=10, blank=True)
+    new = models.CharField(_("new status"), max_length=10)
     reason = models.CharField(_("note"), max_length=300, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("registration status change")
@@ -220,11 +243,13 @@ class TrafficReview(models.Model):
         WARNING = "warning", _("Warning")
         SUSPENSION = "suspension", _("Suspension")
 
-    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="traffic_reviews")
+    registration = models.ForeignKey(
+        Registration, verbose_name=_("registration"), on_delete=models.PROTECT, related_name="traffic_reviews"
+    )
     quarter = models.DateField(_("quarter"), help_text=_("The quarter's first day."))
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     units = models.PositiveIntegerField(_("SMS counted"))
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("quarterly traffic review")

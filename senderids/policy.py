@@ -13,6 +13,8 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import TextChoices
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing.models import Operator
 from otpportal.errors import ServiceError, field_error
@@ -39,13 +41,13 @@ QUARTERLY_OPERATORS: tuple[str, ...] = (Operator.THREE, Operator.TELKOMSEL)
 NAME_MIN, NAME_MAX = 3, 11
 _NAME = re.compile(r"^[A-Za-z0-9 ]+$")
 
-# Fixed messages (the dashboard translates them: senderids/forms.py SERVICE_MESSAGES).
-MSG_NAME_LENGTH = "The sender name must be 3 to 11 characters."
-MSG_NAME_CHARACTERS = "The sender name may contain only letters, digits and single spaces."
-MSG_NAME_DIGITS = "The sender name must contain at least one letter."
-MSG_NAME_PLATFORM = "This name is the platform's own sender."
-MSG_OPERATOR_UNKNOWN = "Unknown operator; choose from telkomsel, xl, indosat, three and smartfren."
-MSG_OPERATOR_NONE = "Choose at least one operator."
+# Fixed messages, translated when raised (Review 8.19).
+MSG_NAME_LENGTH = gettext_noop("The sender name must be 3 to 11 characters.")
+MSG_NAME_CHARACTERS = gettext_noop("The sender name may contain only letters, digits and single spaces.")
+MSG_NAME_DIGITS = gettext_noop("The sender name must contain at least one letter.")
+MSG_NAME_PLATFORM = gettext_noop("This name is the platform's own sender.")
+MSG_OPERATOR_UNKNOWN = gettext_noop("Unknown operator; choose from telkomsel, xl, indosat, three and smartfren.")
+MSG_OPERATOR_NONE = gettext_noop("Choose at least one operator.")
 
 
 def normalise_name(raw: object) -> str:
@@ -64,13 +66,13 @@ def validate_name(raw: object) -> str:
     never the platform's own sender (R-CH-4). Returns the name to register."""
     name = normalise_name(raw)
     if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise field_error("name", MSG_NAME_LENGTH)
+        raise field_error("name", _(MSG_NAME_LENGTH))
     if not _NAME.match(name) or "  " in name:
-        raise field_error("name", MSG_NAME_CHARACTERS)
+        raise field_error("name", _(MSG_NAME_CHARACTERS))
     if not any(c.isalpha() for c in name):
-        raise field_error("name", MSG_NAME_DIGITS)
+        raise field_error("name", _(MSG_NAME_DIGITS))
     if name_key(name) == name_key(settings.PLATFORM_SENDER_ID):
-        raise ServiceError("sender_id_taken", MSG_NAME_PLATFORM, details={"name": [MSG_NAME_PLATFORM]})
+        raise ServiceError("sender_id_taken", _(MSG_NAME_PLATFORM), details={"name": [_(MSG_NAME_PLATFORM)]})
     return name
 
 
@@ -84,9 +86,9 @@ def validate_operators(raw: object) -> list[str]:
                 chosen.add(part.strip().lower())
     unknown = sorted(chosen - set(OPERATORS))
     if unknown:
-        raise field_error("operators", MSG_OPERATOR_UNKNOWN)
+        raise field_error("operators", _(MSG_OPERATOR_UNKNOWN))
     if not chosen:
-        raise field_error("operators", MSG_OPERATOR_NONE)
+        raise field_error("operators", _(MSG_OPERATOR_NONE))
     return [op for op in OPERATORS if op in chosen]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from otpportal.errors import ServiceError
@@ -63,14 +64,14 @@ def sender_id(*, customer: Customer, sender_id: str) -> SenderId:
         .first()
     )
     if row is None:
-        raise ServiceError("not_found", "No such sender ID.")
+        raise ServiceError("not_found", _("No such sender ID."))
     return row
 
 
 def registration(*, customer: Customer, registration_id: int) -> Registration:
     row = Registration.objects.filter(customer=customer, pk=registration_id).select_related("application").first()
     if row is None:
-        raise ServiceError("not_found", "No such sender ID.")
+        raise ServiceError("not_found", _("No such sender ID."))
     return row
 
 

@@ -17,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from PIL import Image
 from pypdf import PdfReader
 
@@ -30,11 +32,11 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_PDF_PAGES = 50
 
-MSG_TOO_LARGE = "The signed form is larger than 5 MB."
-MSG_EMPTY = "The signed form is empty."
-MSG_TYPE = "The signed form must be a PDF, JPEG or PNG file."
-MSG_BROKEN = "The signed form cannot be opened; upload the PDF or the photo again."
-MSG_MISSING = "Upload the signed appointment form."
+MSG_TOO_LARGE = gettext_noop("The signed form is larger than 5 MB.")
+MSG_EMPTY = gettext_noop("The signed form is empty.")
+MSG_TYPE = gettext_noop("The signed form must be a PDF, JPEG or PNG file.")
+MSG_BROKEN = gettext_noop("The signed form cannot be opened; upload the PDF or the photo again.")
+MSG_MISSING = gettext_noop("Upload the signed appointment form.")
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "pdf"),
@@ -52,6 +54,7 @@ class CheckedForm:
 
 
 def _refuse(message: str) -> ServiceError:
+    """``message`` is already translated (Review 8.19)."""
     return ServiceError("invalid_file", message, details={"form": [message]})
 
 
@@ -67,15 +70,15 @@ def read_upload(upload: UploadedFile | None) -> bytes:
     """The upload's bytes, refusing more than ``MAX_BYTES`` without reading
     further than one byte past the limit."""
     if upload is None:
-        raise _refuse(MSG_MISSING)
+        raise _refuse(_(MSG_MISSING))
     if upload.size is not None and upload.size > MAX_BYTES:
-        raise _refuse(MSG_TOO_LARGE)
+        raise _refuse(_(MSG_TOO_LARGE))
     upload.seek(0)
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise _refuse(MSG_TOO_LARGE)
+        raise _refuse(_(MSG_TOO_LARGE))
     if not data:
-        raise _refuse(MSG_EMPTY)
+        raise _refuse(_(MSG_EMPTY))
     return bytes(data)
 
 
@@ -121,8 +124,8 @@ def check_form(upload: UploadedFile | None) -> CheckedForm:
     data = read_upload(upload)
     kind = sniff(data)
     if kind is None:
-        raise _refuse(MSG_TYPE)
+        raise _refuse(_(MSG_TYPE))
     opens = _pdf_opens(data) if kind == "pdf" else _image_opens(data, kind)
     if not opens:
-        raise _refuse(MSG_BROKEN)
+        raise _refuse(_(MSG_BROKEN))
     return CheckedForm(kind=kind, data=data, original_name=display_name(upload.name if upload else ""))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
@@ -77,6 +79,15 @@ def _ensure_shipped_price_list() -> None:
         csv = Path(__file__).resolve().parents[1] / "billing" / "data" / "price-list-2023-11-01.csv"
         services.price_list_import(data=csv.read_bytes(), allow_past=True, name="Price list 01 November 2023")
     clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests() -> Iterator[None]:
+    """Review 8.19: code run outside a request (a service called by a test, as
+    by a staff command: ``otpportal.commands.in_english``) speaks English;
+    a request speaks its own language (the dashboard's or the API's middleware)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

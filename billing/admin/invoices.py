@@ -434,7 +434,7 @@ class InvoiceAdmin(ToolsMixin, admin.ModelAdmin):
             facts=self._facts(invoice),
         )
 
-    @admin.action(description=_("Print a posting batch (address labels, then each document)"))
+    @admin.action(description=_("Print a posting batch (address labels, then each document)"), permissions=["post"])
     def print_batch(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         """R-POST-4: one PDF to print: the labels, then every selected
         document as issued (each stored first, so the paper copy is the

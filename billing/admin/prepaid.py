@@ -34,6 +34,7 @@ from billing.forms import service_error_text
 from billing.models import BillingAccount, Charge, DepositLot, LedgerEntry, Price, PriceList, PriceTier, TopUpRequest
 from billing.pricing import CSV_COLUMNS, jakarta_date
 from otpportal.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
+from otpportal.audit import staff_change
 from otpportal.errors import ServiceError
 
 # --- Price lists (R-PL) ------------------------------------------------------
@@ -160,7 +161,8 @@ class PriceListAdmin(ServiceFormAdmin):
         return actions
 
     def delete_model(self, request: HttpRequest, obj: PriceList) -> None:
-        services.price_list_delete(price_list=obj)
+        with staff_change(action="delete_price_list", actor=request.user):
+            services.price_list_delete(price_list=obj)
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
         try:
@@ -263,8 +265,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "reference",
         "memo",
     ]
-    list_filter = ["book", "kind", "customer"]
-    search_fields = ["reference", "invoice__number"]
+    # Filter by customer from its page (``?customer__id__exact=``) or search: a list of every
+    # customer in the sidebar would not scale.
+    list_filter = ["book", "kind", "created_at"]
+    search_fields = ["reference", "memo", "invoice__number", "customer__name", "customer__slug"]
     date_hierarchy = "created_at"
     list_select_related = ["customer", "lot", "charge", "invoice"]
 
@@ -388,7 +392,8 @@ class TopUpRequestAdmin(admin.ModelAdmin):
         note = obj.review_note or ""
         try:
             if "_approve" in request.POST:
-                services.topup_request_approve(request=obj, reviewed_by=request.user, note=note)  # type: ignore[arg-type]
+                with staff_change(action="approve_topup", reason=note, actor=request.user, watch=obj):
+                    services.topup_request_approve(request=obj, reviewed_by=request.user, note=note)  # type: ignore[arg-type]
                 self.message_user(
                     request,
                     _("Approved: a deposit of %(amount)s was credited to %(customer)s.")
@@ -396,7 +401,8 @@ class TopUpRequestAdmin(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
             elif "_reject" in request.POST:
-                services.topup_request_reject(request=obj, reviewed_by=request.user, note=note)  # type: ignore[arg-type]
+                with staff_change(action="reject_topup", reason=note, actor=request.user, watch=obj):
+                    services.topup_request_reject(request=obj, reviewed_by=request.user, note=note)  # type: ignore[arg-type]
                 self.message_user(request, _("Rejected; the customer is told why."), messages.SUCCESS)
             else:
                 self.message_user(request, _("Choose Approve or Reject."), messages.WARNING)
@@ -411,7 +417,8 @@ class TopUpRequestAdmin(admin.ModelAdmin):
         approved = 0
         for topup in queryset.select_related("customer"):
             try:
-                services.topup_request_approve(request=topup, reviewed_by=request.user)  # type: ignore[arg-type]
+                with staff_change(action="approve_topup", actor=request.user, watch=topup):
+                    services.topup_request_approve(request=topup, reviewed_by=request.user)  # type: ignore[arg-type]
             except ServiceError as error:
                 self.message_user(request, f"#{topup.pk}: {service_error_text(error)}", messages.ERROR)
             else:

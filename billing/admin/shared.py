@@ -30,13 +30,18 @@ from django.utils.translation import gettext_lazy as _
 from billing.forms import add_service_error
 from billing.pricing import jakarta_date
 from billing.templatetags.money import format_rupiah
+from otpportal.audit import staff_change
 from otpportal.errors import ServiceError
 
 
 class _PerformsService:
     """Run ``perform`` (one service call) once the input is valid; a
     ``ServiceError`` becomes a form error (on the field its ``details`` name,
-    mapped through ``error_fields``) and ``result`` stays ``None``."""
+    mapped through ``error_fields``) and ``result`` stays ``None``.
+
+    The call is one staff operation for the audit log
+    (``otpportal.audit.staff_change``): named after the form, with the
+    reason or note staff typed, watching the row(s) it acts on."""
 
     user: Any = None
     error_fields: ClassVar[dict[str, str]] = {}
@@ -45,12 +50,22 @@ class _PerformsService:
     def perform(self, data: dict[str, Any]) -> Any:
         raise TypeError(f"{type(self).__name__} must define perform(), which calls one service")
 
+    def audit_watch(self) -> Any:
+        return getattr(self, "target", None) or getattr(self, "instance", None)
+
+    def audit_action(self) -> str:
+        """The form that defines the use case (the admin subclasses it for each model)."""
+        return next(cls.__name__ for cls in type(self).__mro__ if "perform" in cls.__dict__)
+
     def full_clean(self) -> None:
         super().full_clean()  # type: ignore[misc]
         if not self.is_bound or self._errors or self.result is not None:  # type: ignore[attr-defined]
             return
+        data = self.cleaned_data  # type: ignore[attr-defined]
+        reason = data.get("reason") or data.get("note") or ""
         try:
-            self.result = self.perform(self.cleaned_data)  # type: ignore[attr-defined]
+            with staff_change(action=self.audit_action(), reason=reason, actor=self.user, watch=self.audit_watch()):
+                self.result = self.perform(data)
         except ServiceError as error:
             add_service_error(self, error, self.error_fields)  # type: ignore[arg-type]
 

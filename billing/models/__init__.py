@@ -1,6 +1,6 @@
 """Billing's tables: price lists, prepaid lots and the ledger (``core``);
 the postpaid guarantee, usage counter, invoices, refunds and statements
-(``postpaid``)."""
+(``postpaid``); the daily reconciliation's results (``reconciliation``)."""
 
 from billing.models.core import (
     TIERS,
@@ -28,6 +28,7 @@ from billing.models.postpaid import (
     PendingFee,
     Statement,
 )
+from billing.models.reconciliation import Reconciliation
 
 __all__ = [
     "TIERS",
@@ -50,6 +51,7 @@ __all__ = [
     "Price",
     "PriceList",
     "PriceTier",
+    "Reconciliation",
     "Statement",
     "TopUpRequest",
 ]

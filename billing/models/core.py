@@ -47,7 +47,12 @@ class PriceList(models.Model):
     name = models.CharField(_("name"), max_length=100, blank=True)
     source_filename = models.CharField(_("source file"), max_length=200, blank=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -67,7 +72,9 @@ class PriceTier(models.Model):
     """R-PL-2: a tier's prepaid deposit bounds and postpaid monthly unit bounds
     (inclusive; ``None`` max = no upper bound)."""
 
-    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="tiers")
+    price_list = models.ForeignKey(
+        PriceList, verbose_name=_("price list"), on_delete=models.CASCADE, related_name="tiers"
+    )
     tier = models.PositiveSmallIntegerField(_("tier"))
     prepaid_min = models.BigIntegerField(_("prepaid deposit from (Rp)"))
     prepaid_max = models.BigIntegerField(_("prepaid deposit to (Rp)"), null=True, blank=True)
@@ -75,6 +82,8 @@ class PriceTier(models.Model):
     postpaid_max = models.BigIntegerField(_("postpaid units to"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("price tier")
+        verbose_name_plural = _("price tiers")
         ordering = ["price_list", "tier"]
         constraints = [
             models.UniqueConstraint(fields=["price_list", "tier"], name="pricetier_unique"),
@@ -86,13 +95,17 @@ class PriceTier(models.Model):
 
 
 class Price(models.Model):
-    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="prices")
+    price_list = models.ForeignKey(
+        PriceList, verbose_name=_("price list"), on_delete=models.CASCADE, related_name="prices"
+    )
     tier = models.PositiveSmallIntegerField(_("tier"))
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     operator = models.CharField(_("operator"), max_length=12, choices=Operator.choices, blank=True)
     unit_price = models.PositiveIntegerField(_("unit price (Rp)"))
 
     class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
         ordering = ["price_list", "tier", "channel", "operator"]
         constraints = [
             models.UniqueConstraint(fields=["price_list", "tier", "channel", "operator"], name="price_unique"),
@@ -106,12 +119,16 @@ class Price(models.Model):
 class BillingAccount(models.Model):
     """Per-customer billing settings and notification state."""
 
-    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="billing_account")
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="billing_account"
+    )
     low_balance_threshold = models.BigIntegerField(
         _("low-balance alert threshold (Rp)"), default=0, help_text=_("0 turns the alert off.")
     )
-    low_balance_notified = models.BooleanField(default=False, editable=False)
-    inactivity_warned_for = models.CharField(max_length=40, blank=True, editable=False)
+    low_balance_notified = models.BooleanField(_("low-balance alert sent"), default=False, editable=False)
+    inactivity_warned_for = models.CharField(
+        _("inactivity warning sent for"), max_length=40, blank=True, editable=False
+    )
     suspended_for_nonpayment_at = models.DateTimeField(
         _("suspended for an unpaid invoice at"), null=True, blank=True, editable=False
     )  # R-POST-6: set when billing suspended the customer, cleared when it is settled
@@ -131,16 +148,20 @@ class DepositLot(models.Model):
     ledger entries (``reconcile``).
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="deposit_lots")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="deposit_lots"
+    )
     amount = models.BigIntegerField(_("amount (Rp)"))
     remaining = models.BigIntegerField(_("remaining (Rp)"))
     tier = models.PositiveSmallIntegerField(_("tier"))
-    price_list = models.ForeignKey(PriceList, on_delete=models.PROTECT, related_name="+")
+    price_list = models.ForeignKey(PriceList, verbose_name=_("price list"), on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("bank reference"), max_length=100)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     closed_at = models.DateTimeField(_("forfeited at"), null=True, blank=True)
-    expiry_warned_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    expiry_warned_days = models.PositiveSmallIntegerField(
+        _("expiry warning sent (days before)"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("deposit lot")
@@ -172,9 +193,9 @@ class Charge(models.Model):
         PREPAID = "prepaid", _("Prepaid")
         POSTPAID = "postpaid", _("Postpaid")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="charges")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="charges")
     reference = models.CharField(_("reference"), max_length=100, unique=True)
-    mode = models.CharField(max_length=8, choices=Mode.choices)
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     operator = models.CharField(_("operator"), max_length=12, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
@@ -182,10 +203,10 @@ class Charge(models.Model):
     tier = models.PositiveSmallIntegerField(_("tier"))
     unit_price = models.PositiveIntegerField(_("unit price (Rp)"))
     amount = models.BigIntegerField(_("amount (Rp)"))
-    price_list = models.ForeignKey(PriceList, on_delete=models.PROTECT, related_name="+")
+    price_list = models.ForeignKey(PriceList, verbose_name=_("price list"), on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
-    reversal_reason = models.CharField(max_length=200, blank=True)
+    reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("charge")
@@ -226,20 +247,41 @@ class LedgerEntry(models.Model):
         DEDUCTION = "deduction", _("Invoice paid from the guarantee")
         REFUND = "refund", _("Guarantee refund")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger_entries")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
     book = models.CharField(_("book"), max_length=10, choices=Book.choices, default=Book.DEPOSIT)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     amount = models.BigIntegerField(_("amount (Rp)"))
-    lot = models.ForeignKey(DepositLot, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
-    charge = models.ForeignKey(Charge, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
+    lot = models.ForeignKey(
+        DepositLot,
+        verbose_name=_("deposit lot"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+    )
+    charge = models.ForeignKey(
+        Charge, verbose_name=_("charge"), null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
     invoice = models.ForeignKey(
-        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+        "billing.Invoice",
+        verbose_name=_("invoice"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     reference = models.CharField(_("reference"), max_length=140, unique=True)
     memo = models.CharField(_("memo"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -268,19 +310,30 @@ class TopUpRequest(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="topup_requests")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="topup_requests"
+    )
     amount = models.BigIntegerField(_("amount (Rp)"))
     transfer_reference = models.CharField(_("transfer reference"), max_length=100, blank=True)
     proof = models.FileField(_("transfer proof"), upload_to="topup-proofs/%Y/%m/")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_note = models.CharField(_("note"), max_length=300, blank=True)
-    lot = models.OneToOneField(DepositLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lot = models.OneToOneField(
+        DepositLot, verbose_name=_("deposit lot"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("top-up request")

@@ -32,7 +32,9 @@ class Guarantee(models.Model):
     ``CapChange``.
     """
 
-    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="guarantee")
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="guarantee"
+    )
     held = models.BigIntegerField(_("guarantee held (Rp)"), default=0)
     cap_percent = models.PositiveIntegerField(
         _("cap (% of the guarantee)"), default=200, help_text=_("200 means the month may use 2 × the guarantee.")
@@ -60,11 +62,15 @@ class Guarantee(models.Model):
 class CapChange(models.Model):
     """R-POST-2: who raised (or lowered) a customer's cap, and why."""
 
-    guarantee = models.ForeignKey(Guarantee, on_delete=models.PROTECT, related_name="cap_changes")
+    guarantee = models.ForeignKey(
+        Guarantee, verbose_name=_("guarantee"), on_delete=models.PROTECT, related_name="cap_changes"
+    )
     old_percent = models.PositiveIntegerField(_("old cap (%)"))
     new_percent = models.PositiveIntegerField(_("new cap (%)"))
     reason = models.CharField(_("reason"), max_length=300)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
@@ -86,10 +92,12 @@ class MonthlyUsage(models.Model):
     the charges themselves (SQL), not from this counter.
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="monthly_usage")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="monthly_usage"
+    )
     month = models.DateField(_("month"), help_text=_("The first day of the month (Asia/Jakarta)."))
     units = models.BigIntegerField(_("units"), default=0)
-    units_by_route = models.JSONField(default=dict)
+    units_by_route = models.JSONField(_("units by channel and operator"), default=dict)
     warned_80_at = models.DateTimeField(_("80 % warning sent at"), null=True, blank=True)
 
     class Meta:
@@ -109,11 +117,13 @@ class NumberSeries(models.Model):
     a row lock inside the transaction that issues the document (a rolled
     back issue gives its number back)."""
 
-    series = models.CharField(max_length=8)
-    year = models.PositiveSmallIntegerField()
-    last = models.PositiveIntegerField(default=0)
+    series = models.CharField(_("series"), max_length=8)
+    year = models.PositiveSmallIntegerField(_("year"))
+    last = models.PositiveIntegerField(_("last number"), default=0)
 
     class Meta:
+        verbose_name = _("document number series")
+        verbose_name_plural = _("document number series")
         constraints = [models.UniqueConstraint(fields=["series", "year"], name="numberseries_series_year")]
 
     def __str__(self) -> str:
@@ -145,7 +155,9 @@ class Invoice(models.Model):
 
     number = models.CharField(_("number"), max_length=20, unique=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.INVOICE)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="invoices"
+    )
     period = models.DateField(_("billing month"), help_text=_("The first day of the month billed."))
     period_end = models.DateTimeField(_("usage up to"))
     issue_date = models.DateField(_("invoice date"))
@@ -158,24 +170,36 @@ class Invoice(models.Model):
     ppn = models.BigIntegerField(_("VAT, PPN (Rp)"))
     total = models.BigIntegerField(_("total (Rp)"))
     paid_amount = models.BigIntegerField(_("paid (Rp)"), default=0)
-    price_list = models.ForeignKey(PriceList, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    price_list = models.ForeignKey(
+        PriceList, verbose_name=_("price list"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     credit_note_for = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note"
+        "self",
+        verbose_name=_("credit note for"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_note",
     )
     # What the customer gets: the company block and the customer's details as
     # they were on the invoice date (an address change never rewrites it).
-    bill_to = models.JSONField(default=dict)
+    bill_to = models.JSONField(_("billed to"), default=dict)
     pdf = models.FileField(_("PDF"), upload_to="invoices/%Y/%m/", blank=True)
-    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
     posted_at = models.DateTimeField(_("paper copy posted at"), null=True, blank=True)
     courier = models.CharField(_("courier"), max_length=60, blank=True)
     tracking_number = models.CharField(_("tracking number"), max_length=80, blank=True)
     posted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    reminded_before_due_at = models.DateTimeField(null=True, blank=True, editable=False)
-    reminded_on_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_before_due_at = models.DateTimeField(_("reminded before due at"), null=True, blank=True, editable=False)
+    reminded_on_due_at = models.DateTimeField(_("reminded on due at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -212,11 +236,11 @@ class InvoiceLine(models.Model):
         FEE = "fee", _("Fee")
         SHORTFALL = "shortfall", _("Sender-ID shortfall")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
-    position = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    channel = models.CharField(max_length=12, choices=Channel.choices, blank=True)
-    operator = models.CharField(max_length=12, blank=True)
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, blank=True)
+    operator = models.CharField(_("operator"), max_length=12, blank=True)
     description = models.CharField(_("description"), max_length=200)
     units = models.BigIntegerField(_("quantity"))
     unit_price = models.BigIntegerField(_("unit price (Rp)"))
@@ -235,12 +259,14 @@ class InvoiceLine(models.Model):
 class InvoiceStatusChange(models.Model):
     """Append-only history of an invoice's status (style: explicit state machines)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="history")
-    old = models.CharField(max_length=20, blank=True)
-    new = models.CharField(max_length=20)
-    reason = models.CharField(max_length=300, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT, related_name="history")
+    old = models.CharField(_("old status"), max_length=20, blank=True)
+    new = models.CharField(_("new status"), max_length=20)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("invoice status change")
@@ -259,15 +285,20 @@ class Payment(models.Model):
         TRANSFER = "transfer", _("Bank transfer")
         DEDUCTION = "deduction", _("Deducted from the guarantee")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT, related_name="payments")
     method = models.CharField(_("method"), max_length=10, choices=Method.choices)
     amount = models.BigIntegerField(_("amount (Rp)"))
     reference = models.CharField(_("bank reference"), max_length=100)
     paid_on = models.DateField(_("paid on"))
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("payment")
@@ -291,14 +322,18 @@ class PendingFee(models.Model):
         FEE = "fee", _("Fee")
         SHORTFALL = "shortfall", _("Sender-ID shortfall")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="pending_fees")
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FEE)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="pending_fees"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FEE)
     reference = models.CharField(_("reference"), max_length=140, unique=True)
     description = models.CharField(_("description"), max_length=200)
     amount = models.BigIntegerField(_("amount (Rp)"))
     month = models.DateField(_("month billed"), help_text=_("The first day of the month whose invoice carries it."))
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="fees")
-    created_at = models.DateTimeField(default=timezone.now)
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("invoice"), null=True, blank=True, on_delete=models.PROTECT, related_name="fees"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("fee to invoice")
@@ -318,19 +353,31 @@ class GuaranteeRefund(models.Model):
         DUE = "due", _("To transfer")
         TRANSFERRED = "transferred", _("Transferred")
 
-    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="guarantee_refund")
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="guarantee_refund"
+    )
     amount = models.BigIntegerField(_("amount (Rp)"))
     due_date = models.DateField(_("transfer by"))
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DUE)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
     bank_reference = models.CharField(_("bank reference"), max_length=100, blank=True)
     transferred_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("transferred by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -346,7 +393,9 @@ class GuaranteeRefund(models.Model):
 class Statement(models.Model):
     """A prepaid customer's monthly statement (not an invoice: no VAT)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="statements")
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="statements"
+    )
     period = models.DateField(_("month"))
     opening_balance = models.BigIntegerField(_("opening balance (Rp)"))
     top_ups = models.BigIntegerField(_("top-ups (Rp)"))
@@ -354,10 +403,10 @@ class Statement(models.Model):
     forfeited = models.BigIntegerField(_("forfeited (Rp)"))
     other = models.BigIntegerField(_("fees and other (Rp)"), default=0)
     closing_balance = models.BigIntegerField(_("closing balance (Rp)"))
-    lines = models.JSONField(default=list)
+    lines = models.JSONField(_("lines"), default=list)
     pdf = models.FileField(_("PDF"), upload_to="statements/%Y/%m/", blank=True)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("monthly statement")

@@ -19,12 +19,14 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from billing import notifications
 from billing.models import BillingAccount, Channel, Charge, DepositLot, LedgerEntry, MonthlyUsage
 from billing.pricing import jakarta_date, table_in_force
 from billing.services.postpaid import usage_add, usage_lock, usage_uncount
+from billing.templatetags.money import format_rupiah
 from billing.usage import month_of
 from otpportal.errors import ServiceError
 
@@ -41,11 +43,15 @@ class Quote:
 
 def _validate(channel: str, operator: str, units: int) -> None:
     if channel not in Channel.values:
-        raise ServiceError("invalid_request", f"Unknown channel {channel!r}.", details={"channel": ["Unknown."]})
+        raise ServiceError(
+            "invalid_request",
+            _("Unknown channel '%(channel)s'.") % {"channel": channel},
+            details={"channel": [_("Unknown.")]},
+        )
     if channel == Channel.SMS and not operator:
-        raise ServiceError("invalid_phone_number", "SMS needs a known destination operator (R-OP-3).")
+        raise ServiceError("invalid_phone_number", _("SMS needs a known destination operator (R-OP-3)."))
     if not isinstance(units, int) or units < 1:
-        raise ServiceError("invalid_request", "Units must be a positive whole number.")
+        raise ServiceError("invalid_request", _("Units must be a positive whole number."))
 
 
 def _usable_lots(customer: Customer, now: datetime):  # type: ignore[no-untyped-def]
@@ -88,7 +94,7 @@ def charge(
     """
     _validate(channel, operator, units)
     if not reference or len(reference) > 100:
-        raise ServiceError("invalid_request", "A charge needs a reference of at most 100 characters.")
+        raise ServiceError("invalid_request", _("A charge needs a reference of at most 100 characters."))
     now = now or timezone.now()
     send = _Send(customer, channel, operator, units, reference, phone, now)
     try:
@@ -110,7 +116,7 @@ def _existing(reference: str, customer: Customer) -> Charge | None:
     """The charge already recorded under ``reference`` (idempotency)."""
     existing = Charge.objects.filter(reference=reference).first()
     if existing is not None and existing.customer_id != customer.pk:
-        raise ServiceError("invalid_request", "That reference belongs to another charge.")
+        raise ServiceError("invalid_request", _("That reference belongs to another charge."))
     return existing
 
 
@@ -137,7 +143,7 @@ def _charge_prepaid(send: _Send) -> Charge:
     if not lots:
         raise ServiceError(
             "insufficient_balance",
-            "Your deposit balance is empty. Top up to send.",
+            _("Your deposit balance is empty. Top up to send."),
             details={"balance": 0},
         )
     table = table_in_force(jakarta_date(now))
@@ -147,7 +153,8 @@ def _charge_prepaid(send: _Send) -> Charge:
     if balance < amount:
         raise ServiceError(
             "insufficient_balance",
-            f"Your balance of Rp {balance:,} cannot cover Rp {amount:,}.".replace(",", "."),
+            _("Your balance of %(balance)s cannot cover %(price)s.")
+            % {"balance": format_rupiah(balance), "price": format_rupiah(amount)},
             details={"balance": balance, "price": amount},
         )
     charge_row = _charge_row(send, Charge.Mode.PREPAID, tier, unit_price, table.price_list_id)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from billing import notifications
@@ -37,7 +38,7 @@ def _forfeit_lots(lots: list[DepositLot], *, reference: str, memo: str, now: dat
         if lot.remaining <= 0 and lot.closed_at is not None:
             continue
         amount = lot.remaining
-        _, created = LedgerEntry.objects.get_or_create(
+        _entry, created = LedgerEntry.objects.get_or_create(
             reference=f"{reference}:{lot.pk}",
             defaults={
                 "customer_id": lot.customer_id,
@@ -186,7 +187,7 @@ def _inactivity_warn(item: Inactivity, *, days_left: int) -> bool:
         if days_left > days:
             continue
         key = f"{item.deadline:%Y-%m-%d}:{days}"
-        account, _ = BillingAccount.objects.get_or_create(customer_id=item.customer_id)
+        account, _created = BillingAccount.objects.get_or_create(customer_id=item.customer_id)
         already = account.inactivity_warned_for
         if already.startswith(f"{item.deadline:%Y-%m-%d}:") and int(already.split(":")[1]) <= days:
             return False
@@ -235,9 +236,12 @@ def daily_run(*, today: date | None = None, now: datetime | None = None) -> dict
     if today > real_today:
         raise ServiceError(
             "invalid_request",
-            f"The daily run cannot run for {today:%Y-%m-%d}, after today ({real_today:%Y-%m-%d}, Asia/Jakarta): "
-            "forfeiture is irreversible.",
-            details={"date": ["Must not be after today."]},
+            _(
+                "The daily run cannot run for %(date)s, after today (%(today)s, Asia/Jakarta): "
+                "forfeiture is irreversible."
+            )
+            % {"date": f"{today:%Y-%m-%d}", "today": f"{real_today:%Y-%m-%d}"},
+            details={"date": [_("Must not be after today.")]},
         )
     expired = lots_expire(today=today, now=now)
     warned_lots = expiry_warnings(today=today)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, time, timedelta
+from typing import Literal
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Customer, User
 from billing import notifications
@@ -18,9 +21,25 @@ from otpportal.errors import ServiceError
 
 MAX_TOPUP = 10_000_000_000  # Rp 10 billion: a typo guard, not a business limit
 
+# validate_amount's refusals, one sentence per field (each is worded its own way in Indonesian):
+# not a whole number, not positive, implausibly large.
+_AMOUNT_REFUSALS: dict[str, tuple[str, str, str]] = {
+    "amount": (
+        gettext_noop("amount must be a whole number of rupiah."),
+        gettext_noop("amount must be positive."),
+        gettext_noop("amount is implausibly large."),
+    ),
+    "threshold": (
+        gettext_noop("threshold must be a whole number of rupiah."),
+        gettext_noop("threshold must be positive."),
+        gettext_noop("threshold is implausibly large."),
+    ),
+}
 
-def validate_amount(amount: object, field: str = "amount") -> int:
+
+def validate_amount(amount: object, field: Literal["amount", "threshold"] = "amount") -> int:
     """Whole, positive rupiah; anything else is refused with the field named."""
+    not_whole, not_positive, too_large = _AMOUNT_REFUSALS[field]
     if isinstance(amount, bool) or not isinstance(amount, int):
         try:
             text = str(amount).strip()
@@ -28,15 +47,11 @@ def validate_amount(amount: object, field: str = "amount") -> int:
                 raise ValueError
             amount = int(text)
         except ValueError:
-            raise ServiceError(
-                "invalid_request",
-                f"{field} must be a whole number of rupiah.",
-                details={field: ["Not a whole number."]},
-            ) from None
+            raise ServiceError("invalid_request", _(not_whole), details={field: [_("Not a whole number.")]}) from None
     if amount <= 0:
-        raise ServiceError("invalid_request", f"{field} must be positive.", details={field: ["Must be positive."]})
+        raise ServiceError("invalid_request", _(not_positive), details={field: [_("Must be positive.")]})
     if amount > MAX_TOPUP:
-        raise ServiceError("invalid_request", f"{field} is implausibly large.", details={field: ["Too large."]})
+        raise ServiceError("invalid_request", _(too_large), details={field: [_("Too large.")]})
     return amount
 
 
@@ -59,13 +74,16 @@ def lot_create(
     this top-up's amount under the price list in force that day."""
     amount = validate_amount(amount)
     if customer.mode != Customer.Mode.PREPAID:
-        raise ServiceError("invalid_request", f"{customer.slug} is postpaid; record a guarantee deposit instead.")
+        raise ServiceError(
+            "invalid_request",
+            _("%(customer)s is postpaid; record a guarantee deposit instead.") % {"customer": customer.slug},
+        )
     if customer.status == Customer.Status.TERMINATED:
-        raise ServiceError("account_suspended", f"{customer.slug} is terminated.")
+        raise ServiceError("account_suspended", _("%(customer)s is terminated.") % {"customer": customer.slug})
     now = now or timezone.now()
     reference = (reference or "").strip() or f"manual-{secrets.token_hex(6)}"
     if len(reference) > 100:
-        raise ServiceError("invalid_request", "The reference is longer than 100 characters.")
+        raise ServiceError("invalid_request", _("The reference is longer than 100 characters."))
     table = table_in_force(jakarta_date(now))
     try:
         with transaction.atomic():
@@ -96,8 +114,9 @@ def lot_create(
     except IntegrityError:
         raise ServiceError(
             "invalid_request",
-            f"A top-up with reference {reference!r} is already recorded for {customer.slug}.",
-            details={"reference": ["Already recorded."]},
+            _("A top-up with reference '%(reference)s' is already recorded for %(customer)s.")
+            % {"reference": reference, "customer": customer.slug},
+            details={"reference": [_("Already recorded.")]},
         ) from None
     return lot
 
@@ -111,14 +130,18 @@ def topup_request_create(
 ) -> TopUpRequest:
     amount = validate_amount(amount)
     if customer.mode != Customer.Mode.PREPAID:
-        raise ServiceError("invalid_request", "Only prepaid customers top up a deposit.")
+        raise ServiceError("invalid_request", _("Only prepaid customers top up a deposit."))
     name = (proof.name or "").lower()
     if not any(name.endswith(ext) for ext in ALLOWED_PROOF_TYPES):
         raise ServiceError(
-            "invalid_request", "The proof must be a PDF, PNG or JPEG file.", details={"proof": ["PDF, PNG or JPEG."]}
+            "invalid_request",
+            _("The proof must be a PDF, PNG or JPEG file."),
+            details={"proof": [_("PDF, PNG or JPEG.")]},
         )
     if proof.size and proof.size > MAX_PROOF_BYTES:
-        raise ServiceError("invalid_request", "The proof is larger than 5 MB.", details={"proof": ["At most 5 MB."]})
+        raise ServiceError(
+            "invalid_request", _("The proof is larger than 5 MB."), details={"proof": [_("At most 5 MB.")]}
+        )
     request = TopUpRequest.objects.create(
         customer=customer,
         requested_by=requested_by,
@@ -130,11 +153,17 @@ def topup_request_create(
     return request
 
 
+def _already_decided(row: TopUpRequest) -> ServiceError:
+    return ServiceError(
+        "invalid_request", _("This request is already %(status)s.") % {"status": row.get_status_display().lower()}
+    )
+
+
 def topup_request_approve(*, request: TopUpRequest, reviewed_by: User, note: str = "") -> TopUpRequest:
     with transaction.atomic():
         row = TopUpRequest.objects.select_for_update().get(pk=request.pk)
         if row.status != TopUpRequest.Status.PENDING:
-            raise ServiceError("invalid_request", f"This request is already {row.get_status_display().lower()}.")
+            raise _already_decided(row)
         lot = lot_create(
             customer=row.customer,
             amount=row.amount,
@@ -153,11 +182,11 @@ def topup_request_approve(*, request: TopUpRequest, reviewed_by: User, note: str
 
 def topup_request_reject(*, request: TopUpRequest, reviewed_by: User, note: str) -> TopUpRequest:
     if not note.strip():
-        raise ServiceError("invalid_request", "Say why the request is rejected.", details={"note": ["Required."]})
+        raise ServiceError("invalid_request", _("Say why the request is rejected."), details={"note": [_("Required.")]})
     with transaction.atomic():
         row = TopUpRequest.objects.select_for_update().get(pk=request.pk)
         if row.status != TopUpRequest.Status.PENDING:
-            raise ServiceError("invalid_request", f"This request is already {row.get_status_display().lower()}.")
+            raise _already_decided(row)
         row.status = TopUpRequest.Status.REJECTED
         row.reviewed_by = reviewed_by
         row.reviewed_at = timezone.now()
@@ -169,7 +198,7 @@ def topup_request_reject(*, request: TopUpRequest, reviewed_by: User, note: str)
 
 def low_balance_threshold_set(*, customer: Customer, threshold: object) -> BillingAccount:
     value = 0 if threshold in (0, "0") else validate_amount(threshold, "threshold")
-    account, _ = BillingAccount.objects.get_or_create(customer=customer)
+    account, _created = BillingAccount.objects.get_or_create(customer=customer)
     account.low_balance_threshold = value
     account.low_balance_notified = False
     account.save(update_fields=["low_balance_threshold", "low_balance_notified"])

@@ -14,10 +14,12 @@ from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from billing.models import LedgerEntry, PendingFee
 from billing.services.charging import _after_balance_change, _usable_lots, draw_lots
+from billing.templatetags.money import format_rupiah
 from billing.usage import month_of
 from otpportal.errors import ServiceError
 
@@ -58,9 +60,9 @@ def fee_charge(
     if kind not in FEE_KINDS:
         raise ValueError(f"unknown fee kind {kind!r}")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ServiceError("invalid_request", "A fee must be a positive whole number of rupiah.")
+        raise ServiceError("invalid_request", _("A fee must be a positive whole number of rupiah."))
     if not reference or len(reference) > 120:
-        raise ServiceError("invalid_request", "A fee needs a reference of at most 120 characters.")
+        raise ServiceError("invalid_request", _("A fee needs a reference of at most 120 characters."))
     now = now or timezone.now()
     ledger_kind, pending_kind = FEE_KINDS[kind]
     try:
@@ -85,7 +87,8 @@ def fee_charge(
             if balance < amount and not allow_partial:
                 raise ServiceError(
                     "insufficient_balance",
-                    f"Your balance of Rp {balance:,} cannot cover the fee of Rp {amount:,}.".replace(",", "."),
+                    _("Your balance of %(balance)s cannot cover the fee of %(price)s.")
+                    % {"balance": format_rupiah(balance), "price": format_rupiah(amount)},
                     details={"balance": balance, "price": amount},
                 )
             take = min(balance, amount)

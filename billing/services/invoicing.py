@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer, User
 from billing import documents, exports, notifications
@@ -43,7 +44,8 @@ from billing.models import (
 )
 from billing.pricing import jakarta_date, table_for, table_in_force
 from billing.services.deposits import validate_amount
-from billing.usage import month_bounds, previous_month
+from billing.templatetags.money import format_rupiah
+from billing.usage import month_bounds, month_not_ended, previous_month
 from otpportal.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -153,11 +155,7 @@ def month_close(*, month: date | None = None, now: datetime | None = None) -> Cl
     today = jakarta_date(now)
     period = (month or previous_month(today)).replace(day=1)
     if period + relativedelta(months=1) > today:
-        raise ServiceError(
-            "month_not_ended",
-            f"{period:%Y-%m} has not ended yet; it can be closed from {period + relativedelta(months=1):%Y-%m-%d}.",
-            details={"month": ["Not ended."]},
-        )
+        raise month_not_ended(period)
     usage = _aggregate(period)
     invoiced = set(
         Invoice.objects.filter(kind=Invoice.Kind.INVOICE, period=period).values_list("customer_id", flat=True)
@@ -180,7 +178,7 @@ def _lines(usage: _Usage, period: date) -> tuple[int, int, int | None, list[Invo
     """Volume pricing (R-POST-3): every unit of the month at the tier the
     month's total reaches, per channel and operator; each unit at the price
     list it was sent under (R-PL-1: a new list never reprices the past)."""
-    _, end = month_bounds(period)
+    _start, end = month_bounds(period)
     closing_table = table_in_force(jakarta_date(end - timedelta(seconds=1)))
     units = usage.units
     tier = closing_table.postpaid_tier(units) if units else None
@@ -238,7 +236,7 @@ def _issue(
         return None
     totals = vat_breakdown(subtotal)
     issue_date = jakarta_date(now)
-    _, end = month_bounds(period)
+    _start, end = month_bounds(period)
     try:
         with transaction.atomic():
             number = number_allocate(series=INVOICE_SERIES, year=issue_date.year)
@@ -307,7 +305,8 @@ def _move(invoice: Invoice, new: str, *, reason: str, actor: User | None, now: d
     if new not in Invoice.MOVES[old]:
         raise ServiceError(
             "invoice_not_open",
-            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; it cannot become {new}.",
+            _("Invoice %(number)s is %(status)s; it cannot become %(new)s.")
+            % {"number": invoice.number, "status": invoice.get_status_display().lower(), "new": new},
             details={"status": [old]},
         )
     invoice.status = new
@@ -322,7 +321,8 @@ def _locked_open_invoice(invoice: Invoice) -> Invoice:
     if row.kind != Invoice.Kind.INVOICE or row.status != Invoice.Status.ISSUED:
         raise ServiceError(
             "invoice_not_open",
-            f"{row.number} is {row.get_status_display().lower()}: nothing can be recorded against it.",
+            _("%(number)s is %(status)s: nothing can be recorded against it.")
+            % {"number": row.number, "status": row.get_status_display().lower()},
             details={"invoice": [row.status]},
         )
     return row
@@ -346,27 +346,31 @@ def payment_record(
     reference = (reference or "").strip()
     if not reference or len(reference) > 100:
         raise ServiceError(
-            "invalid_request", "A payment needs its bank reference.", details={"reference": ["Required."]}
+            "invalid_request", _("A payment needs its bank reference."), details={"reference": [_("Required.")]}
         )
     now = now or timezone.now()
     paid_on = paid_on or jakarta_date(now)
     if paid_on > jakarta_date(now):
         raise ServiceError(
-            "invalid_request", "A payment cannot be dated in the future.", details={"paid_on": ["In the future."]}
+            "invalid_request",
+            _("A payment cannot be dated in the future."),
+            details={"paid_on": [_("In the future.")]},
         )
     with transaction.atomic():
         row = _locked_open_invoice(invoice)
         if amount > row.outstanding:
             raise ServiceError(
                 "payment_too_large",
-                f"Rp {amount:,} is more than the Rp {row.outstanding:,} still owed on {row.number}.".replace(",", "."),
-                details={"amount": [f"At most {row.outstanding}."]},
+                _("%(amount)s is more than the %(owed)s still owed on %(number)s.")
+                % {"amount": format_rupiah(amount), "owed": format_rupiah(row.outstanding), "number": row.number},
+                details={"amount": [_("At most %(amount)s.") % {"amount": format_rupiah(row.outstanding)}]},
             )
         if Payment.objects.filter(invoice=row, reference=reference).exists():
             raise ServiceError(
                 "invalid_request",
-                f"A payment with reference {reference!r} is already recorded on {row.number}.",
-                details={"reference": ["Already recorded."]},
+                _("A payment with reference '%(reference)s' is already recorded on %(number)s.")
+                % {"reference": reference, "number": row.number},
+                details={"reference": [_("Already recorded.")]},
             )
         payment = Payment.objects.create(
             invoice=row,
@@ -399,7 +403,9 @@ def _reinstate_if_settled(customer: Customer, *, now: datetime) -> None:
     account.suspended_for_nonpayment_at = None
     account.save(update_fields=["suspended_for_nonpayment_at"])
     if customer.status == Customer.Status.SUSPENDED:
-        accounts.customer_set_status(customer=customer, status=Customer.Status.ACTIVE)
+        accounts.customer_set_status(
+            customer=customer, status=Customer.Status.ACTIVE, reason="overdue invoices settled (R-POST-6)"
+        )
         customer_id = customer.pk
         transaction.on_commit(lambda: notifications.service_resumed(customer_id))
 
@@ -421,15 +427,16 @@ def invoice_void(*, invoice: Invoice, reason: str, actor: User | None, now: date
     Returns the credit note."""
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("invalid_request", "Say why the invoice is voided.", details={"reason": ["Required."]})
+        raise ServiceError("invalid_request", _("Say why the invoice is voided."), details={"reason": [_("Required.")]})
     now = now or timezone.now()
     with transaction.atomic():
         row = _locked_open_invoice(invoice)
         if row.paid_amount:
             raise ServiceError(
                 "invoice_not_open",
-                f"{row.number} is partly paid (Rp {row.paid_amount:,}); it cannot be voided.".replace(",", "."),
-                details={"invoice": ["Partly paid."]},
+                _("%(number)s is partly paid (%(paid)s); it cannot be voided.")
+                % {"number": row.number, "paid": format_rupiah(row.paid_amount)},
+                details={"invoice": [_("Partly paid.")]},
             )
         issue_date = jakarta_date(now)
         note = Invoice.objects.create(
@@ -479,8 +486,23 @@ def invoice_reissue(*, invoice: Invoice, actor: User | None, now: datetime | Non
     fees move to the new invoice)."""
     now = now or timezone.now()
     if invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.VOID:
-        raise ServiceError("invoice_not_open", f"{invoice.number} is not void; only a void invoice is re-issued.")
+        raise ServiceError(
+            "invoice_not_open",
+            _("%(number)s is not void; only a void invoice is re-issued.") % {"number": invoice.number},
+        )
     with transaction.atomic():
+        live = (
+            Invoice.objects.filter(customer=invoice.customer, period=invoice.period, kind=Invoice.Kind.INVOICE)
+            .exclude(status=Invoice.Status.VOID)
+            .values_list("number", flat=True)
+            .first()
+        )
+        if live is not None:
+            raise ServiceError(
+                "invoice_not_open",
+                _("%(month)s already has a live invoice, %(live)s; void it first.")
+                % {"month": f"{invoice.period:%Y-%m}", "live": live},
+            )
         PendingFee.objects.filter(invoice=invoice).update(invoice=None)
         new = invoice_issue(
             customer=invoice.customer,
@@ -491,7 +513,9 @@ def invoice_reissue(*, invoice: Invoice, actor: User | None, now: datetime | Non
             reason=f"re-issued for void {invoice.number}",
         )
         if new is None:
-            raise ServiceError("invalid_request", f"Nothing to invoice for {invoice.period:%Y-%m}.")
+            raise ServiceError(
+                "invalid_request", _("Nothing to invoice for %(month)s.") % {"month": f"{invoice.period:%Y-%m}"}
+            )
     return new
 
 
@@ -604,12 +628,16 @@ def invoices_settle_overdue(*, today: date, now: datetime | None = None) -> Over
                 settled += 1
                 continue
             partly += 1
-            account, _ = BillingAccount.objects.select_for_update().get_or_create(customer=customer)
+            account, _created = BillingAccount.objects.select_for_update().get_or_create(customer=customer)
             if account.suspended_for_nonpayment_at is None:
                 account.suspended_for_nonpayment_at = now
                 account.save(update_fields=["suspended_for_nonpayment_at"])
                 if customer.status == Customer.Status.ACTIVE:
-                    accounts.customer_set_status(customer=customer, status=Customer.Status.SUSPENDED)
+                    accounts.customer_set_status(
+                        customer=customer,
+                        status=Customer.Status.SUSPENDED,
+                        reason=f"invoice {invoice.number} unpaid, the guarantee cannot cover it (R-POST-6)",
+                    )
                 suspended += 1
                 transaction.on_commit(lambda i=invoice.pk: notifications.suspended_for_nonpayment(i))
     return OverdueSummary(settled, partly, suspended)
@@ -625,8 +653,8 @@ def invoices_mark_posted(*, invoices: list[Invoice], courier: str, tracking_numb
     if not courier or not tracking_number:
         raise ServiceError(
             "invalid_request",
-            "Name the courier and the tracking number.",
-            details={"courier": ["Required."], "tracking_number": ["Required."]},
+            _("Name the courier and the tracking number."),
+            details={"courier": [_("Required.")], "tracking_number": [_("Required.")]},
         )
     now = timezone.now()
     return Invoice.objects.filter(pk__in=[i.pk for i in invoices], posted_at__isnull=True).update(

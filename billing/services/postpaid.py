@@ -15,12 +15,14 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer, User
 from billing import notifications
 from billing.models import CapChange, Guarantee, LedgerEntry, MonthlyUsage
 from billing.pricing import PriceTable
 from billing.services.deposits import validate_amount
+from billing.templatetags.money import format_rupiah
 from billing.usage import month_of, month_value, route_key
 from otpportal.errors import ServiceError
 
@@ -60,17 +62,17 @@ def guarantee_deposit(
     if not reference or len(reference) > 100:
         raise ServiceError(
             "invalid_request",
-            "A guarantee deposit needs the bank transfer's reference (at most 100 characters).",
-            details={"reference": ["Required."]},
+            _("A guarantee deposit needs the bank transfer's reference (at most 100 characters)."),
+            details={"reference": [_("Required.")]},
         )
     if customer.mode != Customer.Mode.POSTPAID:
         raise ServiceError(
             "invalid_request",
-            f"{customer.slug} is prepaid; record a top-up instead.",
-            details={"customer": ["Not postpaid."]},
+            _("%(customer)s is prepaid; record a top-up instead.") % {"customer": customer.slug},
+            details={"customer": [_("Not postpaid.")]},
         )
     if customer.status == Customer.Status.TERMINATED:
-        raise ServiceError("already_terminated", f"{customer.slug} is terminated.")
+        raise ServiceError("already_terminated", _("%(customer)s is terminated.") % {"customer": customer.slug})
     now = now or timezone.now()
     ledger_reference = f"guarantee:{customer.pk}:{reference}"
     with transaction.atomic():
@@ -78,17 +80,19 @@ def guarantee_deposit(
         if LedgerEntry.objects.filter(reference=ledger_reference).exists():
             raise ServiceError(
                 "invalid_request",
-                f"A guarantee deposit with reference {reference!r} is already recorded for {customer.slug}.",
-                details={"reference": ["Already recorded."]},
+                _("A guarantee deposit with reference '%(reference)s' is already recorded for %(customer)s.")
+                % {"reference": reference, "customer": customer.slug},
+                details={"reference": [_("Already recorded.")]},
             )
         minimum = settings.POSTPAID_GUARANTEE_MIN
         if guarantee.held + amount < minimum:
             raise ServiceError(
                 "guarantee_below_minimum",
-                f"The guarantee would be Rp {guarantee.held + amount:,}; at least Rp {minimum:,} must be held.".replace(
-                    ",", "."
-                ),
-                details={"amount": [f"At least Rp {max(0, minimum - guarantee.held):,}.".replace(",", ".")]},
+                _("The guarantee would be %(total)s; at least %(minimum)s must be held.")
+                % {"total": format_rupiah(guarantee.held + amount), "minimum": format_rupiah(minimum)},
+                details={
+                    "amount": [_("At least %(amount)s.") % {"amount": format_rupiah(max(0, minimum - guarantee.held))}]
+                },
             )
         LedgerEntry.objects.create(
             customer=customer,
@@ -115,14 +119,16 @@ def cap_set(*, customer: Customer, percent: object, reason: str, changed_by: Use
     if isinstance(percent, bool) or not isinstance(percent, int) or not 100 <= percent <= CAP_PERCENT_MAX:
         raise ServiceError(
             "invalid_request",
-            f"The cap must be a whole percentage from 100 to {CAP_PERCENT_MAX}.",
-            details={"percent": [f"100–{CAP_PERCENT_MAX}."]},
+            _("The cap must be a whole percentage from 100 to %(max)s.") % {"max": CAP_PERCENT_MAX},
+            details={"percent": [_("From 100 to %(max)s.") % {"max": CAP_PERCENT_MAX}]},
         )
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("invalid_request", "Say why the cap changes.", details={"reason": ["Required."]})
+        raise ServiceError("invalid_request", _("Say why the cap changes."), details={"reason": [_("Required.")]})
     if customer.mode != Customer.Mode.POSTPAID:
-        raise ServiceError("invalid_request", f"{customer.slug} is prepaid; it has no cap.")
+        raise ServiceError(
+            "invalid_request", _("%(customer)s is prepaid; it has no cap.") % {"customer": customer.slug}
+        )
     now = timezone.now()
     with transaction.atomic():
         guarantee = _guarantee_locked(customer, now)
@@ -183,7 +189,7 @@ def usage_add(
     if guarantee is None or guarantee.activated_at is None or guarantee.held <= 0:
         raise ServiceError(
             "guarantee_required",
-            "Postpaid sending needs a guarantee deposit; none is held.",
+            _("Postpaid sending needs a guarantee deposit; none is held."),
             details={"guarantee": guarantee.held if guarantee else 0},
         )
     key = route_key(channel, operator)
@@ -197,7 +203,7 @@ def usage_add(
         used = month_value(table, usage.units_by_route, table.postpaid_tier(usage.units)) if usage.units else 0
         raise ServiceError(
             "quota_exceeded",
-            f"This month's usage would pass its cap of Rp {cap:,}.".replace(",", "."),
+            _("This month's usage would pass its cap of %(cap)s.") % {"cap": format_rupiah(cap)},
             details={"cap": cap, "used": used, "price": value - used},
         )
     usage.units = total_units

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from billing.models import Price, PriceList, PriceTier
@@ -31,14 +32,15 @@ def price_list_import(
     if not allow_past and parsed.effective_from <= today:
         raise ServiceError(
             "invalid_request",
-            f"A new price list must take effect after today ({today:%Y-%m-%d}); it never reprices the past.",
-            details={"effective_from": ["Must be in the future."]},
+            _("A new price list must take effect after today (%(today)s); it never reprices the past.")
+            % {"today": f"{today:%Y-%m-%d}"},
+            details={"effective_from": [_("Must be in the future.")]},
         )
     if PriceList.objects.filter(effective_from=parsed.effective_from).exists():
         raise ServiceError(
             "invalid_request",
-            f"A price list effective {parsed.effective_from:%Y-%m-%d} exists already.",
-            details={"effective_from": ["Already taken."]},
+            _("A price list effective %(date)s exists already.") % {"date": f"{parsed.effective_from:%Y-%m-%d}"},
+            details={"effective_from": [_("Already taken.")]},
         )
     price_list = write_price_list(
         parsed,
@@ -53,6 +55,6 @@ def price_list_import(
 
 def price_list_delete(*, price_list: PriceList) -> None:
     if price_list.is_in_force(jakarta_date(timezone.now())):
-        raise ServiceError("invalid_request", "A price list in force is read-only (R-PL-1).")
+        raise ServiceError("invalid_request", _("A price list in force is read-only (R-PL-1)."))
     price_list.delete()
     transaction.on_commit(clear_cache)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from billing import notifications
-from billing.models import DepositLot, Guarantee, LedgerEntry
+from billing.models import DepositLot, Guarantee, LedgerEntry, Reconciliation
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +90,13 @@ def _guarantee_mismatches() -> list[Mismatch]:
 
 def ledger_reconcile() -> dict[str, int]:
     """The daily proof (beat, 00:30 WIB, after the daily run; Review 8.6):
-    run ``reconcile`` and, when any customer's ledger and lots disagree,
-    email staff (``ADMINS``) listing each mismatch. Stores nothing."""
+    run ``reconcile``, keep its result (a ``Reconciliation`` row, which the
+    back office shows) and, when any customer's ledger and lots disagree,
+    email staff (``ADMINS``) listing each mismatch."""
     mismatches = reconcile()
+    rows = [asdict(m) for m in mismatches]
+    Reconciliation.objects.create(mismatch_count=len(mismatches), mismatches=rows)
     if mismatches:
         logger.error("reconcile: %d customer(s) do not reconcile: %s", len(mismatches), mismatches)
-        rows = [asdict(m) for m in mismatches]
         transaction.on_commit(lambda: notifications.reconcile_mismatches(rows))
     return {"mismatches": len(mismatches)}

@@ -19,8 +19,7 @@ from billing import documents, notifications
 from billing.models import Charge, LedgerEntry, Statement
 from billing.pricing import jakarta_date
 from billing.services.invoicing import line_description
-from billing.usage import month_bounds, previous_month
-from otpportal.errors import ServiceError
+from billing.usage import month_bounds, month_not_ended, previous_month
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ def statements_issue(*, month: date | None = None, now: datetime | None = None) 
     today = jakarta_date(now)
     period = (month or previous_month(today)).replace(day=1)
     if period + relativedelta(months=1) > today:
-        raise ServiceError("month_not_ended", f"{period:%Y-%m} has not ended yet.", details={"month": ["Not ended."]})
+        raise month_not_ended(period)
     start, end = month_bounds(period)
     book = LedgerEntry.objects.filter(book=LedgerEntry.Book.DEPOSIT)
     opening = dict(

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import services as accounts
 from accounts.models import Customer, User
@@ -35,13 +36,15 @@ def customer_terminate(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("invalid_request", "Say why the customer is terminated.", details={"reason": ["Required."]})
+        raise ServiceError(
+            "invalid_request", _("Say why the customer is terminated."), details={"reason": [_("Required.")]}
+        )
     now = now or timezone.now()
     with transaction.atomic():
         row = Customer.objects.select_for_update().get(pk=customer.pk)
         if row.status == Customer.Status.TERMINATED:
-            raise ServiceError("already_terminated", f"{row.slug} is already terminated.")
-        accounts.customer_set_status(customer=row, status=Customer.Status.TERMINATED)
+            raise ServiceError("already_terminated", _("%(customer)s is already terminated.") % {"customer": row.slug})
+        accounts.customer_set_status(customer=row, status=Customer.Status.TERMINATED, reason=reason, actor=actor)
         customer.status = row.status
         if row.mode != Customer.Mode.POSTPAID:
             return None
@@ -93,13 +96,15 @@ def refund_mark_transferred(
     bank_reference = (bank_reference or "").strip()
     if not bank_reference:
         raise ServiceError(
-            "invalid_request", "The transfer's bank reference is required.", details={"bank_reference": ["Required."]}
+            "invalid_request",
+            _("The transfer's bank reference is required."),
+            details={"bank_reference": [_("Required.")]},
         )
     now = now or timezone.now()
     with transaction.atomic():
         row = GuaranteeRefund.objects.select_for_update().get(pk=refund.pk)
         if row.status != GuaranteeRefund.Status.DUE:
-            raise ServiceError("invalid_request", "This refund is already marked as transferred.")
+            raise ServiceError("invalid_request", _("This refund is already marked as transferred."))
         row.status = GuaranteeRefund.Status.TRANSFERRED
         row.transferred_at = now
         row.bank_reference = bank_reference[:100]

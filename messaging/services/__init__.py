@@ -1,5 +1,6 @@
 """Messaging's write use cases (architecture flows 1–4)."""
 
+from messaging.services.binds import bind_heartbeat
 from messaging.services.checking import verification_cancel, verification_check, verifications_expire
 from messaging.services.delivery import delivery_record, receipt_record
 from messaging.services.dispatch import message_dispatch
@@ -18,6 +19,7 @@ from messaging.services.sending import fallback_send, message_send, verification
 from messaging.services.templates import template_delete, template_set
 
 __all__ = [
+    "bind_heartbeat",
     "deliveries_sweep",
     "delivery_attempt",
     "delivery_record",

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from messaging import phones
@@ -17,7 +18,7 @@ from otpportal.errors import ServiceError
 
 def _code(value: object) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 10:
-        raise ServiceError("invalid_request", "code must be the 4–10 digit code.", details={"code": ["Invalid."]})
+        raise ServiceError("invalid_request", _("code must be the 4–10 digit code."), details={"code": [_("Invalid.")]})
     return value.strip()
 
 
@@ -39,14 +40,16 @@ def verification_check(
             verification = queryset.filter(pk=verification_id).first()
         else:
             if not isinstance(to, str):
-                raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+                raise ServiceError(
+                    "invalid_phone_number", _("to must be a phone number."), details={"to": [_("Required.")]}
+                )
             e164 = phones.parse(to, require_operator=False).e164
             verification = (
                 queryset.filter(to=e164, status=Verification.Status.PENDING).order_by("-created_at").first()
                 or queryset.filter(to=e164).order_by("-created_at").first()
             )
         if verification is None:
-            raise ServiceError("not_found", "No such verification.")
+            raise ServiceError("not_found", _("No such verification."))
         if verification.status != Verification.Status.PENDING:
             return verification, False
         if verification.expires_at <= now:
@@ -69,13 +72,14 @@ def verification_cancel(*, customer: Customer, verification_id: str, now: dateti
     with transaction.atomic():
         verification = Verification.objects.select_for_update().filter(customer=customer, pk=verification_id).first()
         if verification is None:
-            raise ServiceError("not_found", "No such verification.")
+            raise ServiceError("not_found", _("No such verification."))
         if verification.status == Verification.Status.CANCELED:
             return verification
         if verification.status != Verification.Status.PENDING:
             raise ServiceError(
                 "invalid_request",
-                f"The verification is {verification.status}; only pending ones can be canceled.",
+                _("The verification is %(status)s; only pending ones can be canceled.")
+                % {"status": verification.status},
                 details={"status": verification.status},
             )
         _set_verification_status(verification, Verification.Status.CANCELED, now)

@@ -21,6 +21,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from messaging.models import Message, Verification, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -54,7 +55,8 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: 
 
 def endpoint_create(*, customer: Customer, url: object, events: object = None) -> WebhookEndpoint:
     if not isinstance(url, str) or len(url) > 500:
-        raise ServiceError("invalid_request", netguard.NOT_HTTP, details={"url": [netguard.NOT_HTTP]})
+        message = _(netguard.NOT_HTTP)
+        raise ServiceError("invalid_request", message, details={"url": [message]})
     # Review 8.7 (SSRF): http(s) only, no userinfo, no private/loopback/reserved address;
     # checked again at every delivery (delivery_attempt), since DNS answers change.
     netguard.url_validate(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
@@ -62,10 +64,12 @@ def endpoint_create(*, customer: Customer, url: object, events: object = None) -
         events = list(EVENTS)
     if not isinstance(events, list) or any(e not in EVENTS for e in events):
         raise ServiceError(
-            "invalid_request", f"events must be a list of {', '.join(EVENTS)}.", details={"events": ["Unknown event."]}
+            "invalid_request",
+            _("events must be a list of %(events)s.") % {"events": ", ".join(EVENTS)},
+            details={"events": [_("Unknown event.")]},
         )
     if WebhookEndpoint.objects.filter(customer=customer, deleted_at__isnull=True).count() >= MAX_ENDPOINTS:
-        raise ServiceError("invalid_request", f"At most {MAX_ENDPOINTS} webhook endpoints.")
+        raise ServiceError("invalid_request", _("At most %(max)s webhook endpoints.") % {"max": MAX_ENDPOINTS})
     return WebhookEndpoint.objects.create(
         customer=customer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
     )
@@ -76,7 +80,7 @@ def endpoint_delete(*, customer: Customer, endpoint_id: str) -> None:
         deleted_at=timezone.now(), is_active=False
     )
     if not updated:
-        raise ServiceError("not_found", "No such webhook endpoint.")
+        raise ServiceError("not_found", _("No such webhook endpoint."))
 
 
 def endpoint_deactivate(*, endpoint: WebhookEndpoint) -> bool:
@@ -145,7 +149,7 @@ def verification_event(verification: Verification) -> None:
 def test_event_send(*, customer: Customer, endpoint_id: str) -> WebhookDelivery:
     endpoint = WebhookEndpoint.objects.filter(customer=customer, pk=endpoint_id, deleted_at__isnull=True).first()
     if endpoint is None:
-        raise ServiceError("not_found", "No such webhook endpoint.")
+        raise ServiceError("not_found", _("No such webhook endpoint."))
     with transaction.atomic():
         event = WebhookEvent(customer=customer, type="test", payload={})
         event.payload = {"id": event.id, "type": "test", "created_at": timezone.now().isoformat(), "data": {}}
@@ -163,9 +167,9 @@ def delivery_resend(*, customer: Customer, delivery_id: int) -> WebhookDelivery:
         .first()
     )
     if original is None:
-        raise ServiceError("not_found", "No such webhook delivery.")
+        raise ServiceError("not_found", _("No such webhook delivery."))
     if original.endpoint.deleted_at is not None or not original.endpoint.is_active:
-        raise ServiceError("invalid_request", "The endpoint is deleted or inactive; nothing is sent.")
+        raise ServiceError("invalid_request", _("The endpoint is deleted or inactive; nothing is sent."))
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(event=original.event, endpoint=original.endpoint)
         transaction.on_commit(lambda: _enqueue(delivery.pk))

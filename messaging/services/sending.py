@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiKey, Customer
 from billing import services as billing
@@ -32,21 +33,26 @@ _APP_HASH = re.compile(r"^[A-Za-z0-9+/]{11}$")
 
 
 def _bad(field: str, message: str, code: str = "invalid_request") -> ServiceError:
+    """A refusal naming one field; ``message`` is already translated (Review 8.19)."""
     return ServiceError(code, message, details={field: [message]})
 
 
 def ensure_can_send(customer: Customer) -> None:
     if customer.status != Customer.Status.ACTIVE:
-        raise ServiceError(
-            "account_suspended",
-            f"The account is {customer.status}; sending is stopped until it is settled.",
-            details={"status": customer.status},
-        )
+        if customer.status == Customer.Status.TERMINATED:
+            message = _("The account is terminated; sending is stopped until it is settled.")
+        else:
+            message = _("The account is suspended; sending is stopped until it is settled.")
+        raise ServiceError("account_suspended", message, details={"status": customer.status})
 
 
 def validate_channel(channel: object, field: str = "channel") -> str:
     if channel not in CHANNELS:
-        raise _bad(field, f"Unknown channel {channel!r}; use one of {', '.join(CHANNELS)}.")
+        raise _bad(
+            field,
+            _("Unknown channel '%(channel)s'; use one of %(channels)s.")
+            % {"channel": channel, "channels": ", ".join(CHANNELS)},
+        )
     return str(channel)
 
 
@@ -54,21 +60,25 @@ def validate_fallback(fallback: object, primary: str) -> list[str]:
     if fallback in (None, ""):
         return []
     if not isinstance(fallback, list | tuple):
-        raise _bad("fallback", "fallback must be a list of channels.")
+        raise _bad("fallback", _("fallback must be a list of channels."))
     result: list[str] = []
     for item in fallback:
         channel = validate_channel(item, "fallback")
         if channel == primary:
-            raise _bad("fallback", f"fallback may not name the primary channel {primary!r}.")
+            raise _bad("fallback", _("fallback may not name the primary channel '%(channel)s'.") % {"channel": primary})
         if channel in result:
-            raise _bad("fallback", f"fallback names {channel!r} twice.")
+            raise _bad("fallback", _("fallback names '%(channel)s' twice.") % {"channel": channel})
         result.append(channel)
     return result
 
 
 def _int_in(value: object, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _bad(field, f"{field} must be a whole number from {low} to {high}.")
+        raise _bad(
+            field,
+            _("%(field)s must be a whole number from %(low)s to %(high)s.")
+            % {"field": field, "low": low, "high": high},
+        )
     return value
 
 
@@ -76,7 +86,9 @@ def _text_field(value: object, field: str, max_length: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > max_length:
-        raise _bad(field, f"{field} must be a string of at most {max_length} characters.")
+        raise _bad(
+            field, _("%(field)s must be a string of at most %(max)s characters.") % {"field": field, "max": max_length}
+        )
     return value
 
 
@@ -103,10 +115,16 @@ def _sender_for(customer: Customer, operator: str, channel: str, requested: str)
             return requested
         active = senderid_selectors.active_sender_id(customer=customer, operator=operator, requested=requested)
         if active is None:
+            if operator:
+                message = _("Sender ID '%(sender_id)s' is not active for %(operator)s.")
+                detail = _("Not active for %(operator)s.") % {"operator": operator}
+            else:
+                message = _("Sender ID '%(sender_id)s' is not active for this operator.")
+                detail = _("Not active for this operator.")
             raise ServiceError(
                 "sender_id_not_active",
-                f"Sender ID {requested!r} is not active for {operator or 'this operator'}.",
-                details={"sender_id": [f"Not active for {operator or 'this operator'}."]},
+                message % {"sender_id": requested, "operator": operator},
+                details={"sender_id": [detail]},
             )
         return active
     return senderid_selectors.active_sender_id(customer=customer, operator=operator) or settings.PLATFORM_SENDER_ID
@@ -217,13 +235,13 @@ def verification_start(
     code_length = _int_in(code_length, "code_length", 4, 10)
     ttl = _int_in(ttl, "ttl", 60, 3600)
     if locale not in LOCALES:
-        raise _bad("locale", "locale must be 'id' or 'en'.")
+        raise _bad("locale", _("locale must be 'id' or 'en'."))
     reference = _text_field(reference, "reference", 100)
     app_hash = _text_field(app_hash, "app_hash", 11)
     if app_hash and not _APP_HASH.match(app_hash):
-        raise _bad("app_hash", "app_hash must be the 11-character SMS Retriever hash.")
+        raise _bad("app_hash", _("app_hash must be the 11-character SMS Retriever hash."))
     if not isinstance(to, str):
-        raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+        raise ServiceError("invalid_phone_number", _("to must be a phone number."), details={"to": [_("Required.")]})
     needs_operator = Channel.SMS in (channel, *fallback_channels)
     phone = phones.parse(to, require_operator=needs_operator)
     ensure_can_send(customer)
@@ -278,7 +296,7 @@ def verification_resend(
     with transaction.atomic():
         verification = Verification.objects.select_for_update().filter(customer=customer, pk=verification_id).first()
         if verification is None:
-            raise ServiceError("not_found", "No such verification.")
+            raise ServiceError("not_found", _("No such verification."))
         new_channel = validate_channel(channel) if channel not in (None, "") else verification.channel
         if verification.status == Verification.Status.PENDING and verification.expires_at <= now:
             _set_verification_status(verification, Verification.Status.EXPIRED, now)
@@ -286,13 +304,13 @@ def verification_resend(
         if verification.status != Verification.Status.PENDING:
             raise ServiceError(
                 "invalid_request",
-                f"The verification is {verification.status}; start a new one.",
+                _("The verification is %(status)s; start a new one.") % {"status": verification.status},
                 details={"status": verification.status},
             )
         if verification.sends >= Verification.MAX_SENDS:
             raise ServiceError(
                 "max_sends_reached",
-                f"At most {Verification.MAX_SENDS} sends per verification.",
+                _("At most %(max)s sends per verification.") % {"max": Verification.MAX_SENDS},
                 details={"sends": verification.sends},
             )
         cooldown = settings.VERIFICATION_RESEND_COOLDOWN
@@ -300,7 +318,7 @@ def verification_resend(
             wait = cooldown - int((now - verification.last_sent_at).total_seconds())
             raise ServiceError(
                 "resend_too_soon",
-                f"Wait {wait} s before sending again.",
+                _("Wait %(seconds)s s before sending again.") % {"seconds": wait},
                 details={"retry_after": wait},
                 retry_after=wait,
             )
@@ -344,11 +362,11 @@ def message_send(
     now = now or timezone.now()
     channel = validate_channel(channel or "sms")
     if not isinstance(text, str):
-        raise _bad("text", "text is required.")
+        raise _bad("text", _("text is required."))
     sender_id = _text_field(sender_id, "sender_id", 11)
     reference = _text_field(reference, "reference", 100)
     if not isinstance(to, str):
-        raise ServiceError("invalid_phone_number", "to must be a phone number.", details={"to": ["Required."]})
+        raise ServiceError("invalid_phone_number", _("to must be a phone number."), details={"to": [_("Required.")]})
     phone = phones.parse(to, require_operator=channel == Channel.SMS)
     content.guard_otp_content(text, channel)
     ensure_can_send(customer)

@@ -20,6 +20,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Customer, User
 from billing import selectors as billing_selectors
@@ -35,16 +37,16 @@ from senderids.services.registrations import MSG_TELKOMSEL_NEW, record_change
 logger = logging.getLogger(__name__)
 S = Registration.Status
 
-MSG_DEPOSIT_PREPAID = "A custom sender ID needs a first deposit of at least Rp 2.000.000 in one top-up."
-MSG_DEPOSIT_POSTPAID = "A custom sender ID needs your guarantee deposit to be held."
-MSG_TAKEN = "This sender name is already registered by another customer."
-MSG_EXISTS = "You have already applied for this sender name with these operators."
-MSG_FEES = "This application has a fee; confirm it to apply."
-MSG_BRAND = "Name the brand, business or product this sender name stands for (at most 100 characters)."
-MSG_SUSPENDED = "Your account is suspended; sender IDs cannot be applied for or reactivated."
-MSG_NOT_SUSPENDED = "Only a suspended registration can be reactivated."
-MSG_UNKNOWN = "No such sender ID."
-MSG_BALANCE_FOR_FEE = "Your balance cannot cover the reactivation fee; top up first."
+MSG_DEPOSIT_PREPAID = gettext_noop("A custom sender ID needs a first deposit of at least Rp 2.000.000 in one top-up.")
+MSG_DEPOSIT_POSTPAID = gettext_noop("A custom sender ID needs your guarantee deposit to be held.")
+MSG_TAKEN = gettext_noop("This sender name is already registered by another customer.")
+MSG_EXISTS = gettext_noop("You have already applied for this sender name with these operators.")
+MSG_FEES = gettext_noop("This application has a fee; confirm it to apply.")
+MSG_BRAND = gettext_noop("Name the brand, business or product this sender name stands for (at most 100 characters).")
+MSG_SUSPENDED = gettext_noop("Your account is suspended; sender IDs cannot be applied for or reactivated.")
+MSG_NOT_SUSPENDED = gettext_noop("Only a suspended registration can be reactivated.")
+MSG_UNKNOWN = gettext_noop("No such sender ID.")
+MSG_BALANCE_FOR_FEE = gettext_noop("Your balance cannot cover the reactivation fee; top up first.")
 SUBMITTED_NOTE = "Application submitted."
 
 
@@ -63,15 +65,15 @@ def deposit_check(*, customer: Customer) -> None:
     guarantee deposit held (R-POST-1) stands for it."""
     if customer.mode == Customer.Mode.POSTPAID:
         if not billing_selectors.guarantee_active(customer=customer):
-            raise ServiceError("deposit_required", MSG_DEPOSIT_POSTPAID)
+            raise ServiceError("deposit_required", _(MSG_DEPOSIT_POSTPAID))
     elif billing_selectors.largest_deposit(customer=customer) < policy.MIN_DEPOSIT:
-        raise ServiceError("deposit_required", MSG_DEPOSIT_PREPAID, details={"minimum_deposit": policy.MIN_DEPOSIT})
+        raise ServiceError("deposit_required", _(MSG_DEPOSIT_PREPAID), details={"minimum_deposit": policy.MIN_DEPOSIT})
 
 
 def validate_brand(raw: object) -> str:
     brand = " ".join(raw.split()) if isinstance(raw, str) else ""
     if not brand or len(brand) > 100:
-        raise field_error("brand", MSG_BRAND)
+        raise field_error("brand", _(MSG_BRAND))
     return brand
 
 
@@ -90,7 +92,7 @@ def name_check(*, customer: Customer, name: str, operators: list[str]) -> None:
     suspended for good, R-SID-7, frees it)."""
     key = policy.name_key(name)
     if Registration.objects.filter(name_key=key, status=S.ACTIVE).exclude(customer=customer).exists():
-        raise ServiceError("sender_id_taken", MSG_TAKEN, details={"name": [MSG_TAKEN]})
+        raise ServiceError("sender_id_taken", _(MSG_TAKEN), details={"name": [_(MSG_TAKEN)]})
     held = sorted(
         set(
             Registration.objects.filter(live_q(), _wanted(operators), customer=customer, name_key=key).values_list(
@@ -99,7 +101,7 @@ def name_check(*, customer: Customer, name: str, operators: list[str]) -> None:
         )
     )
     if held:
-        raise ServiceError("sender_id_exists", MSG_EXISTS, details={"name": [MSG_EXISTS], "operators": held})
+        raise ServiceError("sender_id_exists", _(MSG_EXISTS), details={"name": [_(MSG_EXISTS)], "operators": held})
 
 
 def expected_window(submitted: date) -> tuple[date, date]:
@@ -112,7 +114,7 @@ def application_preview(*, customer: Customer, name: object, brand: object, oper
     """Everything an application is checked for before its form is uploaded:
     the cleaned values and the fees it will bill (shown before confirming)."""
     if not customer.is_active:
-        raise ServiceError("account_suspended", MSG_SUSPENDED)
+        raise ServiceError("account_suspended", _(MSG_SUSPENDED))
     clean_name = policy.validate_name(name)
     clean_brand = validate_brand(brand)
     chosen = policy.validate_operators(operators)
@@ -175,7 +177,7 @@ def sender_id_apply(
     chosen: list[str] = preview["operators"]  # type: ignore[assignment]
     fees = policy.application_fees(chosen)
     if fees and accept_fees is not True:
-        message = MSG_FEES
+        message = _(MSG_FEES)
         raise ServiceError(
             "fees_not_accepted", message, details={"accept_fees": [message], "fees": [f.as_dict() for f in fees]}
         )
@@ -204,7 +206,7 @@ def sender_id_apply(
         _discard(stored)
         if "sidreg_live_once" not in str(error):
             raise
-        raise ServiceError("sender_id_exists", MSG_EXISTS, details={"name": [MSG_EXISTS]}) from None
+        raise ServiceError("sender_id_exists", _(MSG_EXISTS), details={"name": [_(MSG_EXISTS)]}) from None
     except BaseException:
         _discard(stored)
         raise
@@ -268,27 +270,27 @@ def registration_reactivation_request(
     suspended Telkomsel route cannot come back (R-SID-7): apply again."""
     now = now or timezone.now()
     if not customer.is_active:
-        raise ServiceError("account_suspended", MSG_SUSPENDED)
+        raise ServiceError("account_suspended", _(MSG_SUSPENDED))
     with transaction.atomic():
         row = Registration.objects.select_for_update(of=("self",)).filter(pk=registration_id, customer=customer).first()
         if row is None:
-            raise ServiceError("not_found", MSG_UNKNOWN)
+            raise ServiceError("not_found", _(MSG_UNKNOWN))
         if row.status != S.SUSPENDED:
-            raise ServiceError("invalid_transition", MSG_NOT_SUSPENDED, details={"from": row.status, "to": S.ACTIVE})
+            raise ServiceError("invalid_transition", _(MSG_NOT_SUSPENDED), details={"from": row.status, "to": S.ACTIVE})
         if row.operator == Operator.TELKOMSEL:
-            raise ServiceError("invalid_transition", MSG_TELKOMSEL_NEW, details={"from": row.status, "to": S.ACTIVE})
+            raise ServiceError("invalid_transition", _(MSG_TELKOMSEL_NEW), details={"from": row.status, "to": S.ACTIVE})
         fee = policy.reactivation_fee(row.operator)
         if fee is not None:
             if accept_fees is not True:
                 raise ServiceError(
-                    "fees_not_accepted", MSG_FEES, details={"accept_fees": [MSG_FEES], "fees": [fee.as_dict()]}
+                    "fees_not_accepted", _(MSG_FEES), details={"accept_fees": [_(MSG_FEES)], "fees": [fee.as_dict()]}
                 )
             if customer.mode == Customer.Mode.PREPAID:
                 balance = billing_selectors.balance(customer=customer, now=now)
                 if balance < fee.amount:  # told now; the charge itself checks again when staff reactivate
                     raise ServiceError(
                         "insufficient_balance",
-                        MSG_BALANCE_FOR_FEE,
+                        _(MSG_BALANCE_FOR_FEE),
                         details={"balance": balance, "price": fee.amount},
                     )
         if row.reactivation_requested_at is None:

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Customer, User
 from billing import services as billing
@@ -20,12 +22,14 @@ from senderids.models import Registration, RegistrationStatusChange, SenderId
 
 S = Registration.Status
 
-MSG_MOVE = "This registration's status does not allow that move."
-MSG_TELKOMSEL_NEW = "A suspended Telkomsel route cannot be reactivated; apply again for a new registration."
-MSG_NOT_REQUESTED = "The customer has not asked for the reactivation and accepted its fee yet."
-MSG_NOTE_REQUIRED = "Write a note saying why; the customer reads it."
-MSG_NAME_ACTIVE_ELSEWHERE = "This sender name is already active for another customer."
-MSG_UNKNOWN = "No such registration."
+MSG_MOVE = gettext_noop("This registration's status does not allow that move.")
+MSG_TELKOMSEL_NEW = gettext_noop(
+    "A suspended Telkomsel route cannot be reactivated; apply again for a new registration."
+)
+MSG_NOT_REQUESTED = gettext_noop("The customer has not asked for the reactivation and accepted its fee yet.")
+MSG_NOTE_REQUIRED = gettext_noop("Write a note saying why; the customer reads it.")
+MSG_NAME_ACTIVE_ELSEWHERE = gettext_noop("This sender name is already active for another customer.")
+MSG_UNKNOWN = gettext_noop("No such registration.")
 
 
 def record_change(
@@ -47,8 +51,9 @@ def record_change(
     return change
 
 
-def _refuse_move(old: str, new: str, message: str = MSG_MOVE) -> ServiceError:
-    return ServiceError("invalid_transition", message, details={"from": old, "to": new})
+def _refuse_move(old: str, new: str, message: str | None = None) -> ServiceError:
+    """``message`` (translated) says why; by default that the move is not allowed."""
+    return ServiceError("invalid_transition", message or _(MSG_MOVE), details={"from": old, "to": new})
 
 
 def _name_active_elsewhere(row: Registration) -> bool:
@@ -71,7 +76,7 @@ def _charge_reactivation(row: Registration, customer: Customer, now: datetime) -
     if fee is None:
         return
     if row.reactivation_requested_at is None:
-        raise ServiceError("fees_not_accepted", MSG_NOT_REQUESTED, details={"fees": [fee.as_dict()]})
+        raise ServiceError("fees_not_accepted", _(MSG_NOT_REQUESTED), details={"fees": [fee.as_dict()]})
     suspension = row.history.filter(new=S.SUSPENDED).order_by("-created_at", "-id").only("pk").first()
     billing.fee_charge(
         customer=customer,
@@ -103,25 +108,25 @@ def registration_move(
     now = now or timezone.now()
     note = (note or "").strip()
     if new not in S.values:
-        raise field_error("status", MSG_MOVE, code="invalid_transition")
+        raise field_error("status", _(MSG_MOVE), code="invalid_transition")
     if actor is not None and new in (S.REJECTED, S.SUSPENDED) and not note:
-        raise field_error("note", MSG_NOTE_REQUIRED)
+        raise field_error("note", _(MSG_NOTE_REQUIRED))
     pk = registration if isinstance(registration, int) else registration.pk
     try:
         with transaction.atomic():
             row = Registration.objects.select_for_update(of=("self",)).filter(pk=pk).first()
             if row is None:
-                raise ServiceError("not_found", MSG_UNKNOWN)
+                raise ServiceError("not_found", _(MSG_UNKNOWN))
             customer = Customer.objects.get(pk=row.customer_id)
             old = row.status
             if new not in Registration.MOVES[old]:
                 raise _refuse_move(old, new)
             if old == S.SUSPENDED and new == S.ACTIVE:
                 if row.operator == Operator.TELKOMSEL:
-                    raise _refuse_move(old, new, MSG_TELKOMSEL_NEW)  # R-SID-7
+                    raise _refuse_move(old, new, _(MSG_TELKOMSEL_NEW))  # R-SID-7
                 _charge_reactivation(row, customer, now)  # R-SID-6
             if new == S.ACTIVE and _name_active_elsewhere(row):
-                raise ServiceError("sender_id_taken", MSG_NAME_ACTIVE_ELSEWHERE, details={"name": [row.name]})
+                raise ServiceError("sender_id_taken", _(MSG_NAME_ACTIVE_ELSEWHERE), details={"name": [row.name]})
             row.status = new
             row.status_changed_at = now
             fields = ["status", "status_changed_at"]
@@ -136,5 +141,5 @@ def registration_move(
     except IntegrityError as error:  # the database's own guard (sidreg_active_name_once)
         if "sidreg_active_name_once" not in str(error):
             raise
-        raise ServiceError("sender_id_taken", MSG_NAME_ACTIVE_ELSEWHERE) from None
+        raise ServiceError("sender_id_taken", _(MSG_NAME_ACTIVE_ELSEWHERE)) from None
     return row

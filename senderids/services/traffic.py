@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import Customer
 from billing import selectors as billing_selectors
@@ -34,7 +36,7 @@ S = Registration.Status
 
 REASON_THREE = "Fewer than 100 SMS in the quarter; it can be reactivated for a fee."
 REASON_TELKOMSEL = "Fewer than 100 SMS on this route in the quarter; it needs a new registration."
-MSG_QUARTER_NOT_ENDED = "That quarter has not ended yet."
+MSG_QUARTER_NOT_ENDED = gettext_noop("That quarter has not ended yet.")
 
 
 def _midnight(day: date) -> datetime:
@@ -141,7 +143,7 @@ def quarter_review(*, quarter: date | None = None, now: datetime | None = None) 
     following = policy.next_quarter(quarter)
     if following > today:
         raise ServiceError(
-            "invalid_request", MSG_QUARTER_NOT_ENDED, details={"quarter": [policy.quarter_label(quarter)]}
+            "invalid_request", _(MSG_QUARTER_NOT_ENDED), details={"quarter": [policy.quarter_label(quarter)]}
         )
     start, end = _midnight(quarter), _midnight(following)
     registrations = [

@@ -69,7 +69,7 @@ def test_the_same_bank_reference_is_not_recorded_twice(staff: Client, cast: Cast
     assert staff.post(LOT_ADD, {"customer": cast.acme.pk, "amount": "500000", "reference": "BCA-4"}).status_code == 302
     response = staff.post(LOT_ADD, {"customer": cast.acme.pk, "amount": "500000", "reference": "BCA-4"})
     assert response.status_code == 200
-    assert "already recorded" in response.content.decode()
+    assert "sudah tercatat" in response.content.decode()  # Review 8.19: the use case's message, in Indonesian
     assert DepositLot.objects.count() == 1
     assert LedgerEntry.objects.count() == 1
 
@@ -78,7 +78,7 @@ def test_a_postpaid_customer_gets_no_deposit_lot(staff: Client, cast: Cast) -> N
     Customer.objects.filter(pk=cast.globex.pk).update(mode=Customer.Mode.POSTPAID)
     response = staff.post(LOT_ADD, {"customer": cast.globex.pk, "amount": "500000", "reference": "BCA-5"})
     assert response.status_code == 200
-    assert "postpaid" in response.content.decode()
+    assert "pascabayar" in response.content.decode()  # Review 8.19: "… adalah pelanggan pascabayar; …"
     assert not DepositLot.objects.exists()
 
 
@@ -173,7 +173,7 @@ def test_approving_twice_is_refused(staff: Client, cast: Cast, django_capture_on
             {"action": "approve_selected", "_selected_action": [topup.pk]},
             follow=True,
         )
-    assert f"#{topup.pk}: This request is already" in response.content.decode()
+    assert f"#{topup.pk}: Permintaan ini sudah berstatus" in response.content.decode()  # Review 8.19
     assert DepositLot.objects.count() == 1
     assert LedgerEntry.objects.count() == 1
     assert len(mail.outbox) == 1
@@ -187,7 +187,7 @@ def test_a_refused_approval_shows_the_reason_and_writes_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post(change_url(topup), {"review_note": "", "_approve": "Setujui"}, follow=True)
     assert response.status_code == 200
-    assert "is postpaid" in response.content.decode()
+    assert "adalah pelanggan pascabayar" in response.content.decode()  # Review 8.19
     topup.refresh_from_db()
     assert topup.status == TopUpRequest.Status.PENDING
     assert not DepositLot.objects.exists()

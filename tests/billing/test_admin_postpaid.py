@@ -81,7 +81,7 @@ def test_recording_a_guarantee_deposit_writes_the_guarantee_book(staff: Client, 
 @pytest.mark.parametrize(
     ("amount", "reference", "expected"),
     [
-        ("5.000.000", "BCA-LOW", "at least Rp 10.000.000"),  # R-POST-1: below the minimum
+        ("5.000.000", "BCA-LOW", "paling sedikit Rp 10.000.000"),  # R-POST-1: below the minimum (Review 8.19)
         ("abc", "BCA-BAD", "Jumlah harus"),  # not an amount (the use case's message, in Indonesian)
         ("10000000", "   ", 'class="errorlist'),  # no reference
     ],
@@ -100,7 +100,7 @@ def test_a_refused_guarantee_deposit_writes_nothing(
 
 def test_a_prepaid_customer_gets_no_guarantee(staff: Client, cast: Cast) -> None:
     response = staff.post(GUARANTEE_ADD, {"customer": cast.globex.pk, "amount": "10000000", "reference": "B"})
-    assert response.status_code == 200 and "is prepaid" in response.content.decode()
+    assert response.status_code == 200 and "adalah pelanggan prabayar" in response.content.decode()  # Review 8.19
     assert not Guarantee.objects.exists() and not LedgerEntry.objects.exists()
 
 
@@ -128,7 +128,7 @@ def test_changing_the_cap_needs_a_reason_and_is_recorded(staff: Client, cast: Ca
     refused = staff.post(url, {"percent": "300", "reason": ""})
     assert refused.status_code == 200 and 'class="errornote"' in refused.content.decode()
     too_high = staff.post(url, {"percent": "5000", "reason": "why not"})
-    assert too_high.status_code == 200 and "100 to 1000" in too_high.content.decode()
+    assert too_high.status_code == 200 and "100 sampai 1000" in too_high.content.decode()  # Review 8.19
     assert not CapChange.objects.exists()
     assert Guarantee.objects.get(customer=acme).cap_percent == 200
     done = staff.post(url, {"percent": "300", "reason": "Customer asked: seasonal peak"})
@@ -209,7 +209,7 @@ def test_recording_a_payment_and_refusing_one_too_large(staff: Client, cast: Cas
     too_large = staff.post(url, {"amount": "699.301", "reference": "BCA-X", "paid_on": "2025-11-05"})
     assert too_large.status_code == 200
     html = too_large.content.decode()
-    assert 'class="errornote"' in html and "is more than the Rp 699.300 still owed" in html
+    assert 'class="errornote"' in html and "melebihi Rp 699.300 yang masih terutang" in html  # Review 8.19
     assert not Payment.objects.exists()
     partial = staff.post(url, {"amount": "300.000", "reference": "BCA-1", "paid_on": "2025-11-05"})
     assert partial.status_code == 302 and partial["Location"] == change_url(invoice)
@@ -238,7 +238,7 @@ def test_a_payment_dated_in_the_future_is_refused(staff: Client, acme: Customer)
     response = staff.post(
         f"/admin/billing/invoice/{invoice.pk}/pay/", {"amount": "1000", "reference": "B", "paid_on": "2099-01-01"}
     )
-    assert response.status_code == 200 and "in the future" in response.content.decode()
+    assert response.status_code == 200 and "di masa depan" in response.content.decode()  # Review 8.19
     assert not Payment.objects.exists()
 
 
@@ -277,7 +277,7 @@ def test_a_partly_paid_invoice_cannot_be_voided(staff: Client, cast: Cast, acme:
     invoice = invoice_month(acme, 2025, 10)
     services.payment_record(invoice=invoice, amount=1_000, reference="P", recorded_by=cast.staff)
     response = staff.post(f"/admin/billing/invoice/{invoice.pk}/void/", {"reason": "oops"})
-    assert response.status_code == 200 and "partly paid" in response.content.decode()
+    assert response.status_code == 200 and "sudah dibayar sebagian" in response.content.decode()  # Review 8.19
     assert not Invoice.objects.filter(kind="credit_note").exists()
 
 

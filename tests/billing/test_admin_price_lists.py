@@ -96,12 +96,15 @@ def _without_tier_6(text: str) -> str:
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
-        pytest.param(_without_tier_6, "lacks tier(s) 6", id="missing-tier"),
-        pytest.param(lambda t: t.replace(",sms,three,", ",sms,tri,", 1), "unknown operator", id="unknown-operator"),
+        # Review 8.19: the use case's messages, in Indonesian (the back office's default)
+        pytest.param(_without_tier_6, "tidak memiliki tier 6", id="missing-tier"),
         pytest.param(
-            lambda t: t.replace(",2,500000,1999999,", ",2,400000,1999999,"), "bounds overlap", id="overlapping-bounds"
+            lambda t: t.replace(",sms,three,", ",sms,tri,", 1), "tidak dikenal untuk SMS", id="unknown-operator"
         ),
-        pytest.param(lambda t: t.replace(",wa,,350", ",wa,,abc"), "not a whole number", id="bad-price"),
+        pytest.param(
+            lambda t: t.replace(",2,500000,1999999,", ",2,400000,1999999,"), "tumpang tindih", id="overlapping-bounds"
+        ),
+        pytest.param(lambda t: t.replace(",wa,,350", ",wa,,abc"), "bukan bilangan bulat", id="bad-price"),
         pytest.param(lambda t: t.split("\n", 1)[0] + "\n", "CSV tidak berisi baris", id="header-only"),
         pytest.param(lambda t: t + "2030-01-01,1,0,499999,0,999\n", "Baris 44 memiliki 6 kolom", id="short-row"),
     ],
@@ -134,7 +137,7 @@ def test_a_list_that_would_reprice_today_is_refused(staff: Client) -> None:
     before = counts()
     response = upload(staff, csv_for(jakarta_date(timezone.now())))
     assert response.status_code == 200
-    assert "must take effect after today" in response.content.decode()
+    assert "harus berlaku setelah hari ini" in response.content.decode()  # Review 8.19
     assert counts() == before
 
 
@@ -144,7 +147,7 @@ def test_a_second_list_for_the_same_day_is_refused(staff: Client) -> None:
     before = counts()
     response = upload(staff, csv_for(day))
     assert response.status_code == 200
-    assert "exists already" in response.content.decode()
+    assert "sudah ada" in response.content.decode()  # Review 8.19
     assert counts() == before
 
 

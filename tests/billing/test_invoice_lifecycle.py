@@ -100,6 +100,9 @@ def test_a_void_invoice_keeps_its_number_and_gets_a_credit_note(customer: Custom
     with at("2026-11-04"):
         again = services.invoice_reissue(invoice=invoice, actor=staff)
     assert again.number == "INV/2026/000002" and again.total == invoice.total
+    with at("2026-11-04"), pytest.raises(ServiceError) as twice:
+        services.invoice_reissue(invoice=invoice, actor=staff)
+    assert twice.value.code == "invoice_not_open" and "INV/2026/000002" in twice.value.message
     with at("2026-11-04"), pytest.raises(ServiceError):
         services.invoice_void(invoice=Invoice(pk=invoice.pk, kind="invoice", status="paid"), reason="x", actor=staff)
 

@@ -155,11 +155,12 @@ def upload(client: Client, text: str) -> str:
 @pytest.mark.parametrize(
     ("cell", "shown"),
     [
-        ("650.00", "Line 2, column unit_price: &#x27;650.00&#x27; has a fractional part"),
-        ("1.00", "Line 2, column unit_price: &#x27;1.00&#x27; has a fractional part"),
-        ('"1,0000"', "Line 2, column unit_price: &#x27;1,0000&#x27; has an ambiguous thousands separator"),
-        ('"1.000,000"', "Line 2, column unit_price: &#x27;1.000,000&#x27; mixes"),
-        ("650.000", "Line 2, column unit_price: &#x27;650.000&#x27; is not a plausible unit price"),
+        # Review 8.19: in the back office's language (Indonesian by default)
+        ("650.00", "Baris 2, kolom unit_price: &#x27;650.00&#x27; memiliki bagian pecahan"),
+        ("1.00", "Baris 2, kolom unit_price: &#x27;1.00&#x27; memiliki bagian pecahan"),
+        ('"1,0000"', "Baris 2, kolom unit_price: &#x27;1,0000&#x27; memiliki pemisah ribuan yang ambigu"),
+        ('"1.000,000"', "Baris 2, kolom unit_price: &#x27;1.000,000&#x27; mencampur"),
+        ("650.000", "Baris 2, kolom unit_price: &#x27;650.000&#x27; bukan harga satuan yang wajar"),
     ],
 )
 def test_review_8_2_admin_upload_names_the_bad_cell_and_writes_nothing(staff: Client, cell: str, shown: str) -> None:

@@ -82,7 +82,7 @@ def test_step_one_shows_the_fees_and_the_form_link_before_anything_is_written(le
 
 def test_step_one_refuses_a_bad_name_on_the_form(legal: Cast) -> None:
     page = signed_in(legal.owner.email).post(reverse("senderids:apply"), {**STEP_ONE, "name": "12345"})
-    assert page.status_code == 400 and "at least one letter" in page.content.decode()
+    assert page.status_code == 400 and "paling sedikit satu huruf" in page.content.decode()  # Indonesian by default
 
 
 def test_the_pre_filled_form_names_the_company_the_sender_and_the_operators_r_sid_2(legal: Cast) -> None:
@@ -119,7 +119,7 @@ def test_step_two_needs_the_fees_accepted_then_applies_r_sid_8(legal: Cast, medi
     client = signed_in(legal.owner.email)
     step_two = {**STEP_ONE, "confirm": "1"}
     refused = client.post(reverse("senderids:apply"), {**step_two, "form": upload(pdf_bytes())})
-    assert refused.status_code == 400 and "confirm it to apply" in refused.content.decode()
+    assert refused.status_code == 400 and "setujui biayanya untuk mengajukan" in refused.content.decode()
     assert not SenderId.objects.exists() and stored_files(media_root) == []
     done = client.post(
         reverse("senderids:apply"),
@@ -140,7 +140,7 @@ def test_step_two_refuses_a_disguised_file_on_its_field(legal: Cast, media_root:
         reverse("senderids:apply"),
         {**STEP_ONE, "operators": ["xl"], "confirm": "1", "form": upload(b"MZ" + b"\x00" * 100, name="form.pdf")},
     )
-    assert page.status_code == 400 and "must be a PDF, JPEG or PNG" in page.content.decode()
+    assert page.status_code == 400 and "harus berupa berkas PDF, JPEG atau PNG" in page.content.decode()
     assert stored_files(media_root) == []
 
 

@@ -134,7 +134,7 @@ def test_the_warning_comes_two_weeks_before_the_quarter_ends_once_r_sid_6_r_sid_
     [email] = mail.outbox
     assert email.to == ["billing@acme.test", "owner@acme.test"]
     listed = [line for line in email.body.splitlines() if line.startswith("- ")]
-    assert listed == ["- TOKOKU, Telkomsel, premium route (OTP): 30 SMS so far"]
+    assert listed == ["- TOKOKU, Telkomsel, jalur premium (OTP): 30 SMS sejauh ini"]  # emails are Indonesian
     assert "2025-03-31" in email.body and "R-SID" not in email.body
     warning = TrafficReview.objects.get(kind="warning")
     assert (warning.registration_id, warning.quarter, warning.units) == (active_all_quarter["telkomsel"].pk, Q1, 30)

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import selectors, services
 from accounts.models import ApiKey
+from otpportal.commands import in_english
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--test", action="store_true", help="a test key (sandbox, never charged)")
         parser.add_argument("--name", default="")
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         customer = selectors.customer_by_slug(options["slug"])
         if customer is None:

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.models import Customer
+from otpportal.commands import in_english
 from otpportal.errors import ServiceError
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", help="create/attach an owner login with this email")
         parser.add_argument("--slug")
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             customer = services.customer_create(

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
+from otpportal.commands import in_english
 from otpportal.errors import ServiceError
 from otpportal.staff2fa import INVITE_MAX_AGE, staff_2fa_invite
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             "--reset", action="store_true", help="remove the member's enrolled app first (a lost or new phone)"
         )
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         user = User.objects.filter(email__iexact=options["email"].strip()).first()
         if user is None:

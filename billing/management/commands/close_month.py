@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.monthend import month_end_run
+from otpportal.commands import in_english
 from otpportal.errors import ServiceError
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--month", help="YYYY-MM (Asia/Jakarta); default: the previous month")
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         month = None
         if options["month"]:

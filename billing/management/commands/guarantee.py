@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import selectors as account_selectors
 from billing import services
+from otpportal.commands import in_english
 from otpportal.errors import ServiceError
 
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("amount", help="whole rupiah, e.g. 10000000")
         parser.add_argument("--reference", default="", help="the bank transfer's reference (default: generated)")
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         customer = account_selectors.customer_by_slug(options["slug"])
         if customer is None:

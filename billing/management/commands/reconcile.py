@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from billing import services
+from otpportal.commands import in_english
 
 
 class Command(BaseCommand):
@@ -13,6 +14,7 @@ class Command(BaseCommand):
         "guarantee book vs the guarantee held); exit 1 naming any that do not."
     )
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         mismatches = services.reconcile()
         if mismatches:

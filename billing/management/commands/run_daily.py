@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.pricing import jakarta_date
+from otpportal.commands import in_english
 from otpportal.errors import ServiceError
 
 
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--date", help="YYYY-MM-DD (Asia/Jakarta), today or earlier; default today")
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         today = None

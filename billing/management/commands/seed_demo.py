@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import ApiKey, Customer, Membership, User
 from billing import selectors, services
+from otpportal.commands import in_english
 
 DEMO_EMAIL = "demo@otpportal.local"
 DEMO_PASSWORD = "demo-otp-2026"
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             help="Run with DEBUG off (a staging site): random demo password, no staff user.",
         )
 
+    @in_english  # Review 8.19: all it prints is English
     def handle(self, *args: Any, **options: Any) -> None:
         debug = bool(settings.DEBUG)
         if not debug and not options["not_production"]:

@@ -141,6 +141,11 @@ class SmppProvider:
         conn = self._conn
         return conn is not None and conn.bound and not conn.closed.is_set()
 
+    @property
+    def last_error(self) -> str:
+        """Why the last bind failed ("" once bound again): the provider health page shows it."""
+        return "" if self.connected else self._last_error
+
     def _connection(self) -> Connection:
         conn = self._conn
         if conn is not None and not conn.closed.is_set():
