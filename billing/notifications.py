@@ -146,6 +146,21 @@ def invoice_issued(invoice_id: int) -> None:
     current_app.signature("billing.tasks.invoice_send", args=(invoice_id,)).apply_async()
 
 
+SEND_CHUNK = 25  # invoices per task: the month's PDFs spread over the workers in a few dozen tasks
+
+
+def invoices_issued(invoice_ids: list[int]) -> None:
+    """The month-end run's invoices: one task per chunk of ids (each renders,
+    stores and emails its invoices one by one, so a mail error retries only
+    what is left of its chunk)."""
+    if len(invoice_ids) == 1:
+        invoice_issued(invoice_ids[0])
+        return
+    for start in range(0, len(invoice_ids), SEND_CHUNK):
+        chunk = invoice_ids[start : start + SEND_CHUNK]
+        current_app.signature("billing.tasks.invoices_send", args=(chunk,)).apply_async()
+
+
 def statement_issued(statement_id: int) -> None:
     current_app.signature("billing.tasks.statement_send", args=(statement_id,)).apply_async()
 

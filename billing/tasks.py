@@ -44,6 +44,15 @@ def invoice_send(invoice_id: int) -> bool:
     return services.invoice_send(invoice_id=invoice_id)
 
 
+@shared_task(
+    autoretry_for=(OSError,), retry_backoff=30, max_retries=8, acks_late=True, time_limit=900, soft_time_limit=840
+)
+def invoices_send(invoice_ids: list[int]) -> int:
+    """A chunk of the month-end run's invoices; each is sent once (a retry
+    skips those already sent)."""
+    return sum(1 for invoice_id in invoice_ids if services.invoice_send(invoice_id=invoice_id))
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=8, acks_late=True)
 def statement_send(statement_id: int) -> bool:
     return services.statement_send(statement_id=statement_id)

@@ -83,11 +83,18 @@ def number_allocate(*, series: str, year: int) -> str:
     ``INV/2026/000123``. Call inside the transaction that writes the
     document: the counter row stays locked until it commits, and a rollback
     gives the number back."""
+    return numbers_allocate(series=series, year=year, count=1)[0]
+
+
+def numbers_allocate(*, series: str, year: int, count: int) -> list[str]:
+    """The next ``count`` gapless numbers, in order, under one lock of the
+    counter row (same rules as ``number_allocate``)."""
     NumberSeries.objects.bulk_create([NumberSeries(series=series, year=year)], ignore_conflicts=True)
     row = NumberSeries.objects.select_for_update().get(series=series, year=year)
-    row.last += 1
+    first = row.last + 1
+    row.last += count
     row.save(update_fields=["last"])
-    return f"{series}/{year}/{row.last:06d}"
+    return [f"{series}/{year}/{n:06d}" for n in range(first, row.last + 1)]
 
 
 # --- The month-end run (R-POST-3) ------------------------------------------------
@@ -160,16 +167,16 @@ def month_close(*, month: date | None = None, now: datetime | None = None) -> Cl
     invoiced = set(
         Invoice.objects.filter(kind=Invoice.Kind.INVOICE, period=period).values_list("customer_id", flat=True)
     )
-    issued = skipped = 0
     customers = Customer.objects.in_bulk([c for c in usage if c not in invoiced])
-    for customer_id in sorted(usage):
-        if customer_id in invoiced or customer_id not in customers:
-            skipped += 1
-            continue
-        if _issue(customers[customer_id], period, usage[customer_id], now=now) is not None:
-            issued += 1
-        else:
-            skipped += 1
+    todo = [(customers[c], usage[c]) for c in sorted(usage) if c in customers]
+    try:
+        issued = len(_issue_many(todo, period, now=now))  # one transaction, a few bulk statements
+    except IntegrityError:
+        # A concurrent run issued some of these meanwhile (nothing of this
+        # batch was kept, its numbers with it): go one customer at a time.
+        logger.info("close_month %s: concurrent run detected; issuing one by one", period)
+        issued = sum(1 for customer, rows in todo if _issue(customer, period, rows, now=now) is not None)
+    skipped = len(usage) - issued
     logger.info("close_month %s: %s issued, %s skipped", period, issued, skipped)
     return CloseSummary(period, issued, skipped, len(usage))
 
@@ -231,16 +238,42 @@ def _issue(
     actor: User | None = None,
     reason: str = "month closed",
 ) -> Invoice | None:
-    units, subtotal, tier, lines = _lines(usage, period)
-    if not lines:
+    """One customer's invoice, or None when there is nothing to bill or a
+    concurrent run issued it first (its number then goes back, R-POST-8)."""
+    try:
+        issued = _issue_many([(customer, usage)], period, now=now, period_end=period_end, actor=actor, reason=reason)
+    except IntegrityError:
+        logger.info("invoice for %s %s issued concurrently; skipped", customer.slug, period)
         return None
-    totals = vat_breakdown(subtotal)
+    return issued[0] if issued else None
+
+
+def _issue_many(
+    items: list[tuple[Customer, _Usage]],
+    period: date,
+    *,
+    now: datetime,
+    period_end: datetime | None = None,
+    actor: User | None = None,
+    reason: str = "month closed",
+) -> list[Invoice]:
+    """Issue the invoices of many customers in one transaction: numbers
+    reserved in one go under the counter's lock, invoices, lines and
+    history written in bulk, sending enqueued after commit. Raises
+    IntegrityError, keeping nothing, when any of them exists already."""
     issue_date = jakarta_date(now)
     _start, end = month_bounds(period)
-    try:
-        with transaction.atomic():
-            number = number_allocate(series=INVOICE_SERIES, year=issue_date.year)
-            invoice = Invoice.objects.create(
+    prepared = []
+    for customer, usage in items:
+        units, subtotal, tier, lines = _lines(usage, period)
+        if lines:
+            prepared.append((customer, usage, units, tier, lines, vat_breakdown(subtotal)))
+    if not prepared:
+        return []
+    with transaction.atomic():
+        numbers = numbers_allocate(series=INVOICE_SERIES, year=issue_date.year, count=len(prepared))
+        invoices = Invoice.objects.bulk_create(
+            Invoice(
                 number=number,
                 kind=Invoice.Kind.INVOICE,
                 customer=customer,
@@ -258,26 +291,29 @@ def _issue(
                 bill_to=bill_to(customer),
                 created_at=now,
             )
+            for number, (customer, usage, units, tier, _lines_, totals) in zip(numbers, prepared, strict=True)
+        )
+        all_lines = []
+        for invoice, (_customer, usage, _units, _tier, lines, _totals) in zip(invoices, prepared, strict=True):
             for line in lines:
                 line.invoice = invoice
-            InvoiceLine.objects.bulk_create(lines)
+            all_lines.extend(lines)
             if usage.fees:
                 fee_ids = [f.pk for f in usage.fees]
                 if PendingFee.objects.filter(pk__in=fee_ids, invoice__isnull=True).update(invoice=invoice) != len(
                     fee_ids
                 ):
                     raise IntegrityError("a fee was invoiced meanwhile")
-            InvoiceStatusChange.objects.create(
+        InvoiceLine.objects.bulk_create(all_lines, batch_size=2000)
+        InvoiceStatusChange.objects.bulk_create(
+            InvoiceStatusChange(
                 invoice=invoice, old="", new=Invoice.Status.ISSUED, reason=reason, actor=actor, created_at=now
             )
-            invoice_id = invoice.pk
-            transaction.on_commit(lambda: notifications.invoice_issued(invoice_id))
-    except IntegrityError:
-        # Another run issued this customer's month meanwhile: the number
-        # allocated above was rolled back with it (gapless, R-POST-8).
-        logger.info("invoice for %s %s issued concurrently; skipped", customer.slug, period)
-        return None
-    return invoice
+            for invoice in invoices
+        )
+        ids = [invoice.pk for invoice in invoices]
+        transaction.on_commit(lambda: notifications.invoices_issued(ids))
+    return invoices
 
 
 def invoice_issue(

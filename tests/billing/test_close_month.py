@@ -128,18 +128,24 @@ def test_dpp_and_ppn_on_a_worked_example(settings) -> None:  # type: ignore[no-u
     assert vat_breakdown(826_780).total == 826_780 and vat_breakdown(826_780).ppn == 0
 
 
-def test_a_second_run_issues_and_sends_nothing(mailoutbox, eager_celery, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_run_issues_and_sends_nothing(
+    mailoutbox, eager_celery, django_capture_on_commit_callbacks, settings, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
     a, b = postpaid("alpha"), postpaid("beta")
     usage(a, "a1", 10)
     usage(b, "b1", 20)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         first = close()
     assert (first.issued, first.skipped) == (2, 0)
-    assert len(callbacks) == 2  # one send per invoice, after commit
-    with django_capture_on_commit_callbacks(execute=False) as again:
+    assert len(callbacks) == 1  # the whole batch is enqueued once, after commit
+    assert sorted(m.subject.split()[1] for m in mailoutbox) == ["INV/2026/000001", "INV/2026/000002"]
+    assert all(len(m.attachments) == 2 for m in mailoutbox)  # the PDF and the CSV
+    with django_capture_on_commit_callbacks(execute=True) as again:
         second = close()
     assert (second.issued, second.skipped) == (0, 2)
     assert again == []
+    assert len(mailoutbox) == 2
     assert sorted(Invoice.objects.values_list("number", flat=True)) == ["INV/2026/000001", "INV/2026/000002"]
 
 
