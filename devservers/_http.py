@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import re
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -119,6 +120,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _BoundServer(ThreadingHTTPServer):
     daemon_threads = True
     owner: DevServerBase
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that drops its keep-alive connection is routine, not a traceback on stderr."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s: client %s went away", type(self.owner).__name__, client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class DevServerBase:
@@ -364,6 +372,12 @@ class ScriptedDevServer(DevServerBase, ABC, Generic[MessageT, ScriptT, FailureT]
     def _fail_next(self, failure: FailureT) -> None:
         with self._lock:
             self._next_failures.append(failure)
+
+    def clear_failures(self) -> None:
+        """Stop every scripted failure (``fail_next``, per destination): answer normally again."""
+        with self._lock:
+            self._next_failures.clear()
+            self._destination_failures.clear()
 
     def _fail_destination(self, destination: str, failure: FailureT) -> None:
         with self._lock:

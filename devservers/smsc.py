@@ -18,10 +18,15 @@ What it does:
 * with ``receipts_first`` (or ``receipts_before_response(True)``) it sends
   the receipt at once, *before* the ``submit_sm_resp``, as some SMSCs do
   under load: the client learns the id from the receipt first.
+* re-sends a ``deliver_sm`` that was not acknowledged, as SMSCs do: one
+  left unanswered when its session closed goes to another receiver bind of
+  the same system_id (or waits for the next one); one answered with an
+  error status (``ESME_RX_T_APPN``: the client could not record it now) is
+  sent again after ``redeliver_delay`` seconds. ``redeliveries`` counts them.
 * can be scripted from another thread: ``refuse``, ``throttle``,
-  ``drop_after``, ``silence``, ``hang``, ``set_receipt_stat``,
+  ``drop_after``, ``silence``, ``hang``, ``refuse_binds``, ``set_receipt_stat``,
   ``send_malformed_receipt``, ``send_receipt`` (any id, known or not),
-  ``send_mo``, ``ping_clients``, or all at once with ``script(...)``.
+  ``send_mo``, ``ping_clients``, ``drop_all``, or all at once with ``script(...)``.
 
     server = SmscServer(credentials={"otp": "secret"})
     port = server.start()
@@ -238,6 +243,7 @@ class _Session:
         self.closed = False
         self._sequence = 0
         self.sent: dict[int, str] = {}  # deliver_sm sequence -> receipted message id
+        self.unacked: dict[int, bytes] = {}  # deliver_sm sequence -> the PDU, until its resp comes
 
     def next_sequence(self) -> int:
         self._sequence = self._sequence % 0x7FFFFFFF + 1
@@ -277,6 +283,7 @@ class SmscServer:
         message_id_format: str = "hex",
         system_id: str = "devsmsc",
         receipts_first: bool = False,
+        redeliver_delay: float = 1.0,
     ) -> None:
         if message_id_format not in ("hex", "decimal"):
             raise ValueError("message_id_format must be 'hex' or 'decimal'")
@@ -286,18 +293,20 @@ class SmscServer:
         self.receipt_delay = receipt_delay
         self.message_id_format = message_id_format
         self.system_id = system_id
+        self.redeliver_delay = redeliver_delay
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._submits: list[SubmitRecord] = []
         self._binds: list[BindRecord] = []
         self._acks: list[DeliverAck] = []
-        self._counts = {"enquire_link": 0, "enquire_link_resp": 0, "unbind": 0, "ignored": 0}
+        self._counts = {"enquire_link": 0, "enquire_link_resp": 0, "unbind": 0, "ignored": 0, "redelivered": 0}
         # Script, read by the event loop under the lock.
         self._refuse: dict[str, int] = {}
         self._throttle = 0
         self._silence = 0
         self._hung = False
+        self._bind_refusal = 0  # a bind status other than ESME_ROK: every bind is refused with it
         self._receipts_first = receipts_first
         self._drop: _Drop | None = None
         self._receipt_stat: dict[str, tuple[str, str]] = {}
@@ -308,7 +317,8 @@ class SmscServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._sessions: set[_Session] = set()
-        self._held_receipts: dict[str, list[bytes]] = {}  # system_id -> encoded deliver_sm waiting for a receiver
+        # system_id -> (receipted id, encoded deliver_sm) waiting for a receiver bind
+        self._held_receipts: dict[str, list[tuple[str, bytes]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- lifecycle
@@ -419,6 +429,21 @@ class SmscServer:
         with self._lock:
             return self._counts["unbind"]
 
+    def unacked_receipts(self) -> int:
+        """deliver_sm sent on open sessions and not acknowledged yet, plus those held for a receiver."""
+
+        async def count() -> int:
+            held = sum(len(v) for v in self._held_receipts.values())
+            return held + sum(len(s.unacked) for s in self._sessions if not s.closed)
+
+        return self._call(count)
+
+    @property
+    def redeliveries(self) -> int:
+        """deliver_sm sent again: unanswered when their session closed, or answered with an error."""
+        with self._lock:
+            return self._counts["redelivered"]
+
     def bound_sessions(self, system_id: str | None = None) -> int:
         """How many sessions are bound (for ``system_id``, or any)."""
 
@@ -491,6 +516,12 @@ class SmscServer:
         with self._lock:
             self._hung = hung
 
+    def refuse_binds(self, status: int | None = ESME_RBINDFAIL) -> None:
+        """Answer every bind with ``status`` (ESME_RBINDFAIL by default) until ``refuse_binds(None)``.
+        Sessions already bound stay up: ``drop_all`` closes them."""
+        with self._lock:
+            self._bind_refusal = status or 0
+
     @property
     def ignored(self) -> int:
         """Requests other than submit_sm left unanswered while hung (binds, enquire_links…)."""
@@ -559,6 +590,7 @@ class SmscServer:
             self._throttle = 0
             self._silence = 0
             self._hung = False
+            self._bind_refusal = 0
             self._drop = None
             self._receipt_stat.clear()
             self._receipts_enabled = True
@@ -668,13 +700,40 @@ class SmscServer:
         session = self._receiver_for(system_id)
         if session is None:
             raise RuntimeError(f"no receiver bound for system_id {system_id!r}")
-        sequence = session.next_sequence()
-        data = _pdu(command_name, sequence, **fields).generate()
+        data = _pdu(command_name, 0, **fields).generate()
         if trailer:
             data = struct.pack(">L", len(data) + len(trailer)) + data[4:] + trailer
+        return self._send_deliver(session, message_id, data)
+
+    def _send_deliver(self, session: _Session, message_id: str, data: bytes) -> int:
+        """Write an encoded deliver_sm on ``session`` under a sequence of its own; keep it until
+        its deliver_sm_resp (re-sent elsewhere if the session closes first)."""
+        sequence = session.next_sequence()
+        data = data[:12] + struct.pack(">L", sequence) + data[16:]
         session.sent[sequence] = message_id
+        session.unacked[sequence] = data
         session.write(data)
         return sequence
+
+    def _resend(self, system_id: str, message_id: str, data: bytes) -> None:
+        """Deliver again a deliver_sm that was not acknowledged: on a receiver bind of
+        ``system_id`` if one is up, else when the next one binds."""
+        self._count("redelivered")
+        session = self._receiver_for(system_id)
+        if session is None:
+            self._held_receipts.setdefault(system_id, []).append((message_id, data))
+            return
+        self._send_deliver(session, message_id, data)
+
+    async def _resend_later(self, system_id: str, message_id: str, data: bytes) -> None:
+        await asyncio.sleep(self.redeliver_delay)
+        self._resend(system_id, message_id, data)
+
+    def _unacked_lost(self, session: _Session) -> None:
+        """A session closed: what it was sent and never acknowledged is delivered again."""
+        pending, session.unacked = session.unacked, {}
+        for sequence, data in sorted(pending.items()):
+            self._resend(session.system_id, session.sent.get(sequence, ""), data)
 
     def _receiver_for(self, system_id: str | None, prefer: _Session | None = None) -> _Session | None:
         if prefer is not None and prefer.can_receive:
@@ -705,6 +764,7 @@ class SmscServer:
         finally:
             session.close()
             self._sessions.discard(session)
+            self._unacked_lost(session)
 
     async def _dispatch(self, session: _Session, raw: bytes) -> None:
         command_id, _status, sequence = struct.unpack(">LLL", raw[4:16])
@@ -741,8 +801,15 @@ class SmscServer:
         elif name == "submit_sm":
             await self._on_submit(session, pdu, sequence)
         elif name == "deliver_sm_resp":
-            ack = DeliverAck(sequence, pdu.status, session.sent.pop(sequence, ""))
+            message_id = session.sent.pop(sequence, "")
+            data = session.unacked.pop(sequence, None)
+            ack = DeliverAck(sequence, pdu.status, message_id)
             self._record(lambda: self._acks.append(ack))
+            if pdu.status != ESME_ROK and data is not None:
+                # The client could not take it now (e.g. ESME_RX_T_APPN): send it again later.
+                task = asyncio.get_running_loop().create_task(self._resend_later(session.system_id, message_id, data))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         elif name in ("generic_nack", "unbind_resp"):
             logger.info("SMSC: got %s (status 0x%08X)", name, pdu.status)
         else:
@@ -751,8 +818,12 @@ class SmscServer:
     def _on_bind(self, session: _Session, name: str, pdu: Any, sequence: int) -> None:
         system_id = _text(pdu.system_id)
         password = _text(pdu.password)
+        with self._lock:
+            refusal = self._bind_refusal
         if session.mode:
             status = ESME_RALYBND
+        elif refusal:
+            status = refusal
         elif system_id in self.credentials and secrets.compare_digest(self.credentials[system_id], password):
             status = ESME_ROK
         else:
@@ -768,10 +839,8 @@ class SmscServer:
         session.system_id = system_id
         session.mode = _BIND_MODES[name]
         if session.can_receive:
-            for data in self._held_receipts.pop(system_id, []):
-                seq = session.next_sequence()
-                session.sent[seq] = ""
-                session.write(data[:12] + struct.pack(">L", seq) + data[16:])
+            for message_id, data in self._held_receipts.pop(system_id, []):
+                self._send_deliver(session, message_id, data)
 
     def _new_message_id(self) -> str:
         with self._lock:
@@ -878,14 +947,12 @@ class SmscServer:
             "receipted_message_id": record.message_id,
             "message_state": RECEIPT_STATES[stat],
         }
+        data = _pdu("deliver_sm", 0, **fields).generate()
         session = self._receiver_for(record.system_id, prefer=origin)
         if session is None:
-            data = _pdu("deliver_sm", 0, **fields).generate()
-            self._held_receipts.setdefault(record.system_id, []).append(data)
+            self._held_receipts.setdefault(record.system_id, []).append((record.message_id, data))
             return
-        sequence = session.next_sequence()
-        session.sent[sequence] = record.message_id
-        session.write(_pdu("deliver_sm", sequence, **fields).generate())
+        self._send_deliver(session, record.message_id, data)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -897,6 +964,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--password", default="secret")
     parser.add_argument("--receipt-delay", type=float, default=0.2, help="seconds before the receipt")
     parser.add_argument("--receipts-first", action="store_true", help="send each receipt before submit_sm_resp")
+    parser.add_argument(
+        "--redeliver-delay", type=float, default=1.0, help="seconds before a receipt answered with an error is re-sent"
+    )
     parser.add_argument("--message-ids", choices=("hex", "decimal"), default="hex")
     parser.add_argument("--once-seconds", type=float, default=None, help="stop after N seconds (tests)")
     options = parser.parse_args(argv)
@@ -908,6 +978,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         receipt_delay=options.receipt_delay,
         message_id_format=options.message_ids,
         receipts_first=options.receipts_first,
+        redeliver_delay=options.redeliver_delay,
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -3,7 +3,8 @@ per client IP on authentication failures, and the SMS-pumping guard.
 
 Token buckets live in Redis (``messaging.limits.RedisTokenBucket``, a Lua
 script) when ``REDIS_URL`` is set, else in a database row locked for the
-update, which is atomic across processes too (``make run``).
+update, which is atomic across processes too (``make run``). While Redis does
+not answer, the database rows count instead (``messaging.limits.FallbackBucket``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ _db_bucket = DatabaseTokenBucket()
 
 
 def bucket() -> TokenBucket:
-    return default_bucket() if settings.REDIS_URL else _db_bucket
+    """Redis when configured; the database rows when it is not, and while Redis does not answer
+    (issue 14: a Redis outage degrades the limits to the database, sends keep being accepted)."""
+    return default_bucket(fallback=_db_bucket)
 
 
 def _refuse(message: str, retry_after: float, details: dict[str, object]) -> ServiceError:

@@ -9,6 +9,11 @@ cost) -> TakeResult``:
   clocks still agree.
 * ``LocalTokenBucket``: a per-process bucket behind a lock, for development
   and tests when no Redis is configured (``settings.REDIS_URL`` empty).
+* ``FallbackBucket``: Redis first; when Redis does not answer (stopped,
+  restarting, unreachable within a second) another bucket takes over for a
+  few seconds, then Redis is tried again (issue 14, drill 2: a Redis outage
+  degrades the limits, it does not stop the sends). A bucket that takes over
+  starts full, so an outage may let one extra burst through per key.
 
 ``acquire`` waits (bounded) until a token is granted.
 
@@ -18,6 +23,7 @@ then tokens come back at ``rate`` per second, never above ``capacity``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -26,13 +32,17 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import redis
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "LocalTokenBucket",
     "RedisTokenBucket",
     "TakeResult",
     "TokenBucket",
+    "FallbackBucket",
     "acquire",
     "default_bucket",
+    "redis_bucket",
 ]
 
 
@@ -103,7 +113,9 @@ class RedisTokenBucket:
     def from_url(cls, url: str, *, prefix: str = "otpportal:bucket:") -> RedisTokenBucket:
         import redis  # imported here: the module works without redis-py for LocalTokenBucket users
 
-        return cls(redis.Redis.from_url(url), prefix=prefix)
+        # Bounded waits: a Redis that hangs must not hang the request or the send (issue 14).
+        client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+        return cls(client, prefix=prefix)
 
     def take(self, key: str, *, rate: float, capacity: float, cost: float = 1.0) -> TakeResult:
         _check(rate, capacity, cost)
@@ -112,6 +124,38 @@ class RedisTokenBucket:
             return TakeResult(allowed=True, retry_after=0.0)
         raw = wait.decode() if isinstance(wait, bytes) else str(wait)
         return TakeResult(allowed=False, retry_after=max(0.0, float(raw)))
+
+
+REDIS_TIMEOUT = 1.0  # seconds: connect and command timeouts of the limits' Redis client
+FALLBACK_PAUSE = 5.0  # seconds the fallback bucket serves alone before Redis is tried again
+
+
+class FallbackBucket:
+    """``primary`` (Redis) while it answers; ``fallback`` when it raises a Redis error, and
+    for FALLBACK_PAUSE seconds after, so an outage costs one failed call per pause, not one
+    per request."""
+
+    def __init__(self, primary: TokenBucket, fallback: TokenBucket, *, pause: float = FALLBACK_PAUSE) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.pause = pause
+        self._down_until = 0.0
+
+    def take(self, key: str, *, rate: float, capacity: float, cost: float = 1.0) -> TakeResult:
+        import redis
+
+        if time.monotonic() >= self._down_until:
+            try:
+                return self.primary.take(key, rate=rate, capacity=capacity, cost=cost)
+            except redis.RedisError as exc:
+                if not self._down_until:
+                    logger.warning("limits: Redis does not answer (%s); counting in the fallback bucket", exc)
+                self._down_until = time.monotonic() + self.pause
+                return self.fallback.take(key, rate=rate, capacity=capacity, cost=cost)
+            if self._down_until:
+                logger.info("limits: Redis answers again")
+                self._down_until = 0.0
+        return self.fallback.take(key, rate=rate, capacity=capacity, cost=cost)
 
 
 class LocalTokenBucket:
@@ -163,19 +207,35 @@ def acquire(
 
 _local_bucket = LocalTokenBucket()
 _redis_buckets: dict[str, RedisTokenBucket] = {}
+_fallback_buckets: dict[tuple[int, int], FallbackBucket] = {}
 _buckets_lock = threading.Lock()
 
 
-def default_bucket() -> TokenBucket:
-    """The bucket for this deployment: Redis when ``settings.REDIS_URL`` is set, else per process."""
+def redis_bucket() -> RedisTokenBucket | None:
+    """This process's Redis bucket (``settings.REDIS_URL``, ``RATE_LIMIT_KEY_PREFIX``); None without Redis."""
     from django.conf import settings
 
     url = getattr(settings, "REDIS_URL", "")
     if not url:
-        return _local_bucket
+        return None
     prefix = getattr(settings, "RATE_LIMIT_KEY_PREFIX", "") or "otpportal:bucket:"
     with _buckets_lock:
         bucket = _redis_buckets.get(url + prefix)
         if bucket is None:
             bucket = _redis_buckets[url + prefix] = RedisTokenBucket.from_url(url, prefix=prefix)
+        return bucket
+
+
+def default_bucket(fallback: TokenBucket | None = None) -> TokenBucket:
+    """The bucket for this deployment: Redis when ``settings.REDIS_URL`` is set, falling back to
+    ``fallback`` (default: per process) while Redis does not answer; else ``fallback`` alone."""
+    fallback = fallback if fallback is not None else _local_bucket
+    primary = redis_bucket()
+    if primary is None:
+        return fallback
+    with _buckets_lock:
+        key = (id(primary), id(fallback))
+        bucket = _fallback_buckets.get(key)
+        if bucket is None:
+            bucket = _fallback_buckets[key] = FallbackBucket(primary, fallback)
         return bucket

@@ -4,13 +4,37 @@ dispatch-sms, dispatch-wa, billing, webhooks, default."""
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 from celery import Celery
-from kombu import Queue
+from celery.app.amqp import AMQP
+from kombu import Connection, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpportal.settings")
 
-app = Celery("otpportal")
+
+class BrokerConnection(Connection):
+    """kombu's connection, with one more error taken for a lost connection (issue 14, drill 2).
+
+    When Redis goes away, a Redis channel whose transport is already closed raises
+    ``AttributeError`` (from ``_connparams``) instead of a connection error: when Celery
+    closes the lost connection (the channel tries to put its unacknowledged tasks back), and
+    when a task that was running during the outage finishes and its acknowledgement goes to
+    the old channel. Celery takes it for an unrecoverable error and the worker exits (kombu
+    5.7, redis-py 8). Counted among the connection errors, it is what it is: the worker logs
+    it and connects again. A task whose acknowledgement is lost this way runs again after
+    the visibility timeout, which the tasks allow (a message is claimed before it is sent)."""
+
+    @cached_property
+    def connection_errors(self) -> tuple[type[BaseException], ...]:
+        return (*self.get_transport_cls().connection_errors, AttributeError)
+
+
+class Amqp(AMQP):
+    Connection = BrokerConnection
+
+
+app = Celery("otpportal", amqp=Amqp)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [
     Queue("otp"),

@@ -75,6 +75,13 @@ class DeliveryReport:
 ReportCallback = Callable[[DeliveryReport], None]
 
 
+class ReportDeferred(Exception):  # noqa: N818 - a signal, not an error: "the report was deferred"
+    """Raised by a ``ReportCallback`` that cannot record a report now (the database is
+    unreachable). A provider that can ask its upstream to send the report again does so
+    (SMPP: ``deliver_sm_resp`` with ``ESME_RX_T_APPN``) instead of acknowledging it,
+    so a receipt that arrives during an outage is not lost."""
+
+
 class Provider(Protocol):
     name: str
 

@@ -24,12 +24,12 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from messaging.models import Message, PendingReport, ProviderReference
-from messaging.providers.base import DeliveryReport, DeliveryState
+from messaging.providers.base import DeliveryReport, DeliveryState, ReportDeferred
 from messaging.services.lifecycle import RANK, fall_back, reverse_charge, transition
 
 logger = logging.getLogger(__name__)
@@ -72,9 +72,13 @@ def delivery_record(report: DeliveryReport) -> str:
 def receipt_record(report: DeliveryReport) -> str:
     """``on_report`` for a provider's own receipt thread (an SMPP bind): ``delivery_record``,
     then drop database connections that broke or aged, since a long-lived thread has no
-    request cycle to do it. Exceptions go to the provider, which logs them."""
+    request cycle to do it. Exceptions go to the provider, which logs them; an unreachable
+    database is ``ReportDeferred``, so the provider asks the SMSC to send the receipt again
+    rather than acknowledge one that was not recorded (issue 14, drill 3)."""
     try:
         return delivery_record(report)
+    except (OperationalError, InterfaceError) as exc:
+        raise ReportDeferred(f"{type(exc).__name__}: {exc}"[:200]) from exc
     finally:
         close_old_connections()
 

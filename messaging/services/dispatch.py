@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -41,6 +43,10 @@ from messaging.services.lifecycle import fall_back, reverse_charge, transition
 logger = logging.getLogger(__name__)
 
 _MAX_EXPONENT = 30  # 2**30 × any base is far beyond DISPATCH_BACKOFF_MAX
+# Issue 14 (drill 3): how long a worker keeps trying to write a provider's answer while the
+# database is out of reach. Well inside CELERY_TASK_SOFT_TIME_LIMIT; a PostgreSQL restart
+# takes seconds.
+RECORD_RETRY_SECONDS = 60.0
 
 
 def retry_deadline(message: Message) -> datetime:
@@ -116,7 +122,29 @@ def message_dispatch(*, message_id: str, now: datetime | None = None) -> str:
         provider_name = "unknown"
     else:
         provider_name = provider.name
-    return _record_result(message, provider_name, result, timezone.now())
+    return _record_with_retry(message, provider_name, result)
+
+
+def _record_with_retry(message: Message, provider_name: str, result: ProviderResult) -> str:
+    """Write the provider's answer, trying again for RECORD_RETRY_SECONDS while the database is
+    out of reach (issue 14, drill 3). The answer exists only in this process: lost, the claim
+    would expire and the message go out a second time although the upstream accepted it."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.5
+    retrying = False
+    while True:
+        try:
+            if retrying:  # what really committed, not what the failed attempt left in memory
+                message.refresh_from_db(fields=["status", "submits", "sealed"])
+            return _record_result(message, provider_name, result, timezone.now())
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("message %s: recording %s failed (%s); trying again", message.id, result.outcome, exc)
+            connection.close()  # the broken connection; the next query opens a new one
+            threading.Event().wait(pause)
+            pause = min(pause * 2, 5.0)
+            retrying = True
 
 
 def _record_result(message: Message, provider_name: str, result: ProviderResult, now: datetime) -> str:

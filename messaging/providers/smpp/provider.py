@@ -50,6 +50,7 @@ from messaging.providers.base import (
     Outcome,
     ProviderResult,
     ReportCallback,
+    ReportDeferred,
 )
 from messaging.providers.smpp.account import SmppAccount, accounts_from_settings, provider_options_from_settings
 from messaging.providers.smpp.codec import (
@@ -400,15 +401,21 @@ class SmppProvider:
             if item is None:
                 return
             conn, sequence, raw = item
+            status = consts.SMPP_ESME_ROK
             try:
                 self._handle_deliver(raw)
+            except ReportDeferred as exc:
+                # Not recorded, for now (the database is down): ask the SMSC to send it again.
+                logger.warning("SMPP %s: receipt deferred (%s); the SMSC will send it again", self.account.name, exc)
+                status = consts.SMPP_ESME_RX_T_APPN
             except Exception:
                 logger.exception("SMPP %s: deliver_sm handling failed", self.account.name)
             finally:
                 # Answered after on_report returned, so a crash before it makes the SMSC send
                 # the receipt again rather than lose it; answered even when on_report failed or
-                # the PDU was malformed, so the SMSC does not send the same one forever.
-                conn.respond("deliver_sm_resp", sequence)
+                # the PDU was malformed, so the SMSC does not send the same one forever. The one
+                # error answer is a deferred report: ESME_RX_T_APPN, "try again later".
+                conn.respond("deliver_sm_resp", sequence, status)
 
     def _handle_deliver(self, raw: bytes) -> None:
         try:
