@@ -9,7 +9,7 @@ REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export DJANGO_SETTINGS_MODULE := otpportal.settings
 
-.PHONY: run test lint format install system-deps messages clean
+.PHONY: run test lint format install system-deps messages clean bench
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,6 +44,17 @@ format: install
 
 run: install messages
 	bin/run-dev
+
+# Benchmarks (bench/README.md): PostgreSQL and Redis on 127.0.0.1, wrk from
+# Debian. `make bench CASE=send` runs one case (and its ceiling), `QUICK=1`
+# small data; BENCH_ARGS passes more options (`bench/run.py --help`).
+bench: install
+	@command -v wrk >/dev/null || { \
+	  echo "Installing Debian package: wrk"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; \
+	}
+	$(PY) bench/run.py $(if $(CASE),--case $(CASE)) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf var/broker var/test.sqlite3* .pytest_cache

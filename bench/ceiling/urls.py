@@ -1,0 +1,5 @@
+from django.urls import path
+
+from bench.ceiling.views import ItemApi
+
+urlpatterns = [path("c1/<int:pk>", ItemApi.as_view())]
