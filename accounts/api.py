@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey, Customer
+from otpportal.schema import errors
 
 
 class CustomerOutSerializer(serializers.Serializer[Customer]):
@@ -27,7 +28,10 @@ class MeApi(APIView):
     @extend_schema(
         operation_id="me",
         summary="Who am I",
-        responses=inline_serializer("Me", fields={"customer": CustomerOutSerializer(), "key": KeyOutSerializer()}),
+        responses={
+            200: inline_serializer("Me", fields={"customer": CustomerOutSerializer(), "key": KeyOutSerializer()}),
+            **errors(),
+        },
     )
     def get(self, request: Request) -> Response:
         api_key: ApiKey = request.auth

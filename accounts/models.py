@@ -81,6 +81,12 @@ class Customer(models.Model):
     )
     mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices, default=Mode.PREPAID)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    require_two_factor = models.BooleanField(
+        _("two-factor sign-in required"),
+        default=False,
+        db_default=False,  # rows written outside the ORM (bulk loads) get it too
+        help_text=_("Every member must sign in with an authenticator app code (set by an owner)."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -178,3 +184,86 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}:{self.key}"
+
+
+class Invitation(models.Model):
+    """An owner's invitation to join a customer with a role. Only the SHA-256
+    of its single-use token is stored; the clear token is in the emailed link."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=10, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    canceled_at = models.DateTimeField(_("canceled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "email"], name="invitation_customer_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.customer} ({self.role})"
+
+    def is_open(self, now: Any = None) -> bool:
+        """Not accepted, not canceled, not expired."""
+        now = now or timezone.now()
+        return self.accepted_at is None and self.canceled_at is None and self.expires_at > now
+
+
+class ActivityEvent(models.Model):
+    """One line of a customer's activity log: a sign-in or a sensitive action,
+    who did it (a snapshot of the email or the API key's prefix, kept when the
+    user leaves), on what, from which address. Written by
+    ``accounts.services.activity_record`` only; shown to owners."""
+
+    class Action(models.TextChoices):
+        SIGN_IN = "sign_in", _("Signed in")
+        SIGN_IN_FAILED = "sign_in_failed", _("Sign-in failed")
+        TWO_FACTOR_PASSED = "two_factor_passed", _("Two-factor code accepted")
+        TWO_FACTOR_FAILED = "two_factor_failed", _("Two-factor code refused")
+        TWO_FACTOR_ON = "two_factor_on", _("Two-factor sign-in turned on")
+        TWO_FACTOR_OFF = "two_factor_off", _("Two-factor sign-in turned off")
+        RECOVERY_CODES = "recovery_codes", _("New recovery codes made")
+        TEAM_TWO_FACTOR_ON = "team_two_factor_on", _("Two-factor sign-in required for the team")
+        TEAM_TWO_FACTOR_OFF = "team_two_factor_off", _("Two-factor sign-in no longer required")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        KEY_CREATED = "key_created", _("API key created")
+        KEY_REVOKED = "key_revoked", _("API key revoked")
+        WEBHOOK_CREATED = "webhook_created", _("Webhook endpoint added")
+        WEBHOOK_DELETED = "webhook_deleted", _("Webhook endpoint deleted")
+        MEMBER_INVITED = "member_invited", _("Member invited")
+        INVITATION_CANCELED = "invitation_canceled", _("Invitation canceled")
+        MEMBER_JOINED = "member_joined", _("Member joined")
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        MEMBER_REMOVED = "member_removed", _("Member removed")
+        SENDER_ID_APPLIED = "sender_id_applied", _("Sender ID applied for")
+        TOPUP_REQUESTED = "topup_requested", _("Top-up requested")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activity")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(_("by"), max_length=254, blank=True)
+    action = models.CharField(_("action"), max_length=24, choices=Action.choices)
+    target = models.CharField(_("object"), max_length=200, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activity event")
+        verbose_name_plural = _("activity events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at", "-id"], name="activity_customer_at")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.action} {self.target} by {self.actor}"

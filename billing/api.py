@@ -21,6 +21,7 @@ from billing import exports, selectors, services
 from billing.documents import document_filename
 from billing.models import Invoice
 from otpportal.errors import ServiceError
+from otpportal.schema import errors
 
 
 class LotOutSerializer(serializers.Serializer):
@@ -35,29 +36,32 @@ class BalanceApi(APIView):
     @extend_schema(
         operation_id="balance",
         summary="Deposit balance (prepaid) or this month's usage (postpaid)",
-        responses=inline_serializer(
-            "Balance",
-            fields={
-                "mode": serializers.ChoiceField(choices=Customer.Mode.choices),
-                "balance": serializers.IntegerField(required=False),
-                "lots": LotOutSerializer(many=True, required=False),
-                "guarantee": serializers.IntegerField(required=False),
-                "cap": serializers.IntegerField(required=False),
-                "cap_left": serializers.IntegerField(
-                    required=False, help_text="What the month may still use before the cap (postpaid)."
-                ),
-                "month": inline_serializer(
-                    "MonthUsage",
-                    fields={
-                        "month": serializers.CharField(help_text="YYYY-MM, Asia/Jakarta"),
-                        "units": serializers.IntegerField(),
-                        "tier": serializers.IntegerField(),
-                        "amount": serializers.IntegerField(),
-                    },
-                    required=False,
-                ),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "Balance",
+                fields={
+                    "mode": serializers.ChoiceField(choices=Customer.Mode.choices),
+                    "balance": serializers.IntegerField(required=False),
+                    "lots": LotOutSerializer(many=True, required=False),
+                    "guarantee": serializers.IntegerField(required=False),
+                    "cap": serializers.IntegerField(required=False),
+                    "cap_left": serializers.IntegerField(
+                        required=False, help_text="What the month may still use before the cap (postpaid)."
+                    ),
+                    "month": inline_serializer(
+                        "MonthUsage",
+                        fields={
+                            "month": serializers.CharField(help_text="YYYY-MM, Asia/Jakarta"),
+                            "units": serializers.IntegerField(),
+                            "tier": serializers.IntegerField(),
+                            "amount": serializers.IntegerField(),
+                        },
+                        required=False,
+                    ),
+                },
+            ),
+            **errors(),
+        },
     )
     def get(self, request: Request) -> Response:
         customer = request.auth.customer
@@ -173,14 +177,14 @@ class InvoicesApi(GenericAPIView):
     pagination_class = InvoiceCursor
     queryset = Invoice.objects.none()  # names the model for the schema; rows come from the selector
 
-    @extend_schema(operation_id="invoices_list", responses=InvoiceOut(many=True))
+    @extend_schema(operation_id="invoices_list", responses={200: InvoiceOut(many=True), **errors("not_found")})
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.invoices(customer=request.auth.customer)) or []
         return self.get_paginated_response(InvoiceOut(page, many=True).data)
 
 
 class InvoiceDetailApi(APIView):
-    @extend_schema(operation_id="invoices_retrieve", responses=InvoiceDetailOut)
+    @extend_schema(operation_id="invoices_retrieve", responses={200: InvoiceDetailOut, **errors("not_found")})
     def get(self, request: Request, number: str) -> Response:
         row = selectors.invoice(customer=request.auth.customer, number=number)
         return Response(InvoiceDetailOut(row).data)
@@ -191,7 +195,7 @@ class InvoicePdfApi(APIView):
 
     @extend_schema(
         operation_id="invoices_pdf",
-        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **errors("not_found")},
         description="The invoice (or credit note) as issued: rendered once, never changed afterwards.",
     )
     def get(self, request: Request, number: str) -> HttpResponse:
@@ -206,7 +210,7 @@ class InvoiceCsvApi(APIView):
 
     @extend_schema(
         operation_id="invoices_csv",
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, **errors("not_found")},
         description="Every message billed on the invoice, streamed; its amounts add up to the usage lines.",
     )
     def get(self, request: Request, number: str) -> HttpResponse:

@@ -7,10 +7,13 @@ import os
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
-from otpportal.errors import ServiceError
+# The dashboards' way of showing a refusal on a form lives in accounts (the
+# bottom of the import order); imported from here by the billing, sender-ID
+# and messaging pages.
+from accounts.forms import add_service_error, service_error_text  # noqa: F401
 
 # Fixed refusal messages of billing.services, marked here so that
 # makemessages extracts them and users read them in their language.
@@ -30,23 +33,6 @@ SERVICE_MESSAGES = [
     gettext_noop("The CSV has no rows."),
     gettext_noop("effective_from must be a date like 2026-01-01."),
 ]
-
-
-def service_error_text(error: ServiceError) -> str:
-    """The refusal's message, translated when it is one of the fixed ones."""
-    return gettext(error.message)
-
-
-def add_service_error(form: forms.BaseForm, error: ServiceError, field_map: dict[str, str] | None = None) -> None:
-    """Show a service refusal on the form: on the field it names (``details``)
-    when the form has that field, else above the form."""
-    field_map = field_map or {}
-    for name in error.details:
-        field = field_map.get(name, name)
-        if field in form.fields:
-            form.add_error(field, service_error_text(error))
-            return
-    form.add_error(None, service_error_text(error))
 
 
 class ThresholdForm(forms.Form):
@@ -74,7 +60,7 @@ class TopUpRequestForm(forms.Form):
     amount = forms.IntegerField(
         label=_("Amount transferred (Rp)"),
         min_value=1,
-        help_text=_("Whole rupiah. The amount of this top-up sets its tier (R-PRE-1, R-PL-2)."),
+        help_text=_("Whole rupiah. The amount of this top-up sets its tier."),  # R-PRE-1, R-PL-2
     )
     transfer_reference = forms.CharField(
         label=_("Transfer reference"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import Count, F, Max, QuerySet, Sum, Window
 from django.utils import timezone
@@ -287,3 +288,108 @@ def guarantee_active(*, customer: Customer) -> bool:
     """A postpaid customer that has held the minimum guarantee and still holds some (R-POST-1)."""
     row = Guarantee.objects.filter(customer=customer).only("held", "activated_at").first()
     return bool(row and row.activated_at and row.held > 0)
+
+
+# --- The dashboard's home page (R-PRE-2, R-PRE-5, R-PRE-6, R-POST-2, R-POST-5) -------------
+
+EXPIRY_SOON_DAYS = 30  # the farthest expiry warning of the daily run (daily.WARNING_DAYS)
+INACTIVITY_SOON_DAYS = 30  # likewise for the inactivity forfeiture (R-PRE-6)
+HOME_LOTS = 5
+
+
+@dataclass(frozen=True)
+class PrepaidSummary:
+    """A prepaid customer's money as the home page shows it, read in a few queries."""
+
+    balance: int
+    lots: list[DepositLot]  # usable lots, the one drawn first first (R-PRE-2), at most HOME_LOTS
+    lot_count: int
+    threshold: int  # the low-balance alert threshold, 0 when off
+    expiring: list[DepositLot]  # usable lots expiring within EXPIRY_SOON_DAYS (R-PRE-5)
+    inactivity_deadline: date | None  # R-PRE-6: the day the balance is forfeited without activity
+
+    @property
+    def next_lot(self) -> DepositLot | None:
+        return self.lots[0] if self.lots else None
+
+    @property
+    def low(self) -> bool:
+        return self.threshold > 0 and self.balance < self.threshold
+
+
+def last_activity(*, customer: Customer) -> datetime | None:
+    """R-PRE-6: the later of the customer's last send (a charge) and last
+    top-up (a lot). Two indexed aggregates."""
+    moments = [
+        Charge.objects.filter(customer=customer).aggregate(last=Max("created_at"))["last"],
+        DepositLot.objects.filter(customer=customer).aggregate(last=Max("created_at"))["last"],
+    ]
+    return max((m for m in moments if m is not None), default=None)
+
+
+def prepaid_summary(*, customer: Customer, now: datetime | None = None) -> PrepaidSummary:
+    """Balance, usable lots with the next expiry, the low-balance threshold,
+    lots about to expire and the inactivity deadline (R-PRE-2, R-PRE-5, R-PRE-6)."""
+    now = now or timezone.now()
+    usable = list(usable_lots(customer=customer, now=now))
+    account = billing_account(customer=customer)
+    horizon = now + timedelta(days=EXPIRY_SOON_DAYS)
+    deadline = None
+    if usable:
+        latest = last_activity(customer=customer)
+        if latest is not None:
+            deadline = jakarta_date(latest) + relativedelta(months=settings.INACTIVITY_FORFEIT_MONTHS)
+    return PrepaidSummary(
+        balance=sum(lot.remaining for lot in usable),
+        lots=usable[:HOME_LOTS],
+        lot_count=len(usable),
+        threshold=account.low_balance_threshold if account else 0,
+        expiring=[lot for lot in usable if lot.expires_at <= horizon],
+        inactivity_deadline=deadline,
+    )
+
+
+def inactivity_days_left(summary: PrepaidSummary, *, now: datetime) -> int | None:
+    """Days before the inactivity forfeiture, when it is near enough to warn about (R-PRE-6)."""
+    if summary.inactivity_deadline is None:
+        return None
+    days = (summary.inactivity_deadline - jakarta_date(now)).days
+    return days if days <= INACTIVITY_SOON_DAYS else None
+
+
+def overdue_invoices(*, customer: Customer, now: datetime | None = None) -> OpenInvoices:
+    """Invoices still owed after their due date (R-POST-5): one aggregate."""
+    today = jakarta_date(now or timezone.now())
+    row = Invoice.objects.filter(
+        customer=customer, kind=Invoice.Kind.INVOICE, status=Invoice.Status.ISSUED, due_date__lt=today
+    ).aggregate(count=Count("id"), owed=Sum(F("total") - F("paid_amount")))
+    return OpenInvoices(count=int(row["count"] or 0), outstanding=int(row["owed"] or 0))
+
+
+@dataclass(frozen=True)
+class TierPrices:
+    """The unit prices a customer pays now: its tier and one row per route."""
+
+    tier: int
+    effective_from: date
+    rows: list[tuple[str, str, int]]  # (channel, operator or "", unit price)
+
+
+def tier_prices(*, tier: int, now: datetime | None = None) -> TierPrices:
+    """Every unit price of one tier of the list in force (R-PL-1), read from
+    its in-memory cache. The customer's tier comes from ``services.quote``."""
+    table = table_in_force(jakarta_date(now or timezone.now()))
+    rows = sorted(
+        (
+            (channel, operator, price)
+            for (row_tier, channel, operator), price in table.prices.items()
+            if row_tier == tier
+        ),
+        key=lambda row: (Channel.values.index(row[0]) if row[0] in Channel.values else 9, row[1]),
+    )
+    return TierPrices(tier=tier, effective_from=table.effective_from, rows=rows)
+
+
+def charge_for(*, customer: Customer, reference: str) -> Charge | None:
+    """The customer's charge for one send (its reference is the message id), or None."""
+    return Charge.objects.filter(customer=customer, reference=reference).first()

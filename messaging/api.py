@@ -28,6 +28,11 @@ from messaging.filters import ListFilter, MessageFilter, VerificationFilter
 from messaging.models import Channel, Message, Verification, WebhookEndpoint
 from messaging.providers import registry
 from otpportal.errors import ServiceError
+from otpportal.schema import errors
+
+# Refusals of a send (verifications and messages), besides every operation's (otpportal.schema).
+SEND_ERRORS = ("invalid_phone_number", "insufficient_balance", "quota_exceeded", "account_suspended")
+SEND_ERRORS += ("guarantee_required", "idempotency_conflict")
 
 # --- serializers ----------------------------------------------------------
 
@@ -244,7 +249,7 @@ class VerificationsApi(FilteredListApi):
     @extend_schema(
         operation_id="verifications_create",
         request=VerificationStartIn,
-        responses={201: VerificationOut},
+        responses={201: VerificationOut, **errors(*SEND_ERRORS, body=True)},
         parameters=[IDEMPOTENCY_PARAM],
     )
     @idempotent
@@ -253,7 +258,9 @@ class VerificationsApi(FilteredListApi):
         verification, message = services.verification_start(api_key=request.auth, **data)
         return Response(verification_data(verification, message), status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="verifications_list", responses=VerificationOut(many=True))
+    @extend_schema(
+        operation_id="verifications_list", responses={200: VerificationOut(many=True), **errors("not_found")}
+    )
     def get(self, request: Request) -> Response:
         page = self.list_page()
         latest = selectors.latest_messages(verifications=page)
@@ -261,14 +268,16 @@ class VerificationsApi(FilteredListApi):
 
 
 class VerificationDetailApi(APIView):
-    @extend_schema(operation_id="verifications_retrieve", responses=VerificationOut)
+    @extend_schema(operation_id="verifications_retrieve", responses={200: VerificationOut, **errors("not_found")})
     def get(self, request: Request, verification_id: str) -> Response:
         verification = selectors.verification(customer=request.auth.customer, verification_id=verification_id)
         return Response(verification_data(verification, selectors.latest_message(verification=verification)))
 
 
 class VerificationCheckApi(APIView):
-    @extend_schema(operation_id="verifications_check", request=CheckIn, responses=CheckOut)
+    @extend_schema(
+        operation_id="verifications_check", request=CheckIn, responses={200: CheckOut, **errors("not_found", body=True)}
+    )
     def post(self, request: Request, verification_id: str) -> Response:
         data = _parse(CheckIn, request.data)
         verification, valid = services.verification_check(
@@ -278,7 +287,11 @@ class VerificationCheckApi(APIView):
 
 
 class VerificationCheckByNumberApi(APIView):
-    @extend_schema(operation_id="verifications_check_by_number", request=CheckByNumberIn, responses=CheckOut)
+    @extend_schema(
+        operation_id="verifications_check_by_number",
+        request=CheckByNumberIn,
+        responses={200: CheckOut, **errors("invalid_phone_number", "not_found", body=True)},
+    )
     def post(self, request: Request) -> Response:
         data = _parse(CheckByNumberIn, request.data)
         verification, valid = services.verification_check(
@@ -300,7 +313,13 @@ def _check_data(verification: Verification, valid: bool) -> dict[str, Any]:
 
 class VerificationResendApi(APIView):
     @extend_schema(
-        operation_id="verifications_resend", request=ResendIn, responses=VerificationOut, parameters=[IDEMPOTENCY_PARAM]
+        operation_id="verifications_resend",
+        request=ResendIn,
+        responses={
+            200: VerificationOut,
+            **errors(*SEND_ERRORS, "not_found", "resend_too_soon", "max_sends_reached", body=True),
+        },
+        parameters=[IDEMPOTENCY_PARAM],
     )
     @idempotent
     def post(self, request: Request, verification_id: str) -> Response:
@@ -312,7 +331,9 @@ class VerificationResendApi(APIView):
 
 
 class VerificationCancelApi(APIView):
-    @extend_schema(operation_id="verifications_cancel", request=None, responses=VerificationOut)
+    @extend_schema(
+        operation_id="verifications_cancel", request=None, responses={200: VerificationOut, **errors("not_found")}
+    )
     def post(self, request: Request, verification_id: str) -> Response:
         verification = services.verification_cancel(customer=request.auth.customer, verification_id=verification_id)
         return Response(verification_data(verification, selectors.latest_message(verification=verification)))
@@ -329,7 +350,10 @@ class MessagesApi(FilteredListApi):
         return selectors.messages(customer=self.request.auth.customer)
 
     @extend_schema(
-        operation_id="messages_create", request=MessageIn, responses={201: MessageOut}, parameters=[IDEMPOTENCY_PARAM]
+        operation_id="messages_create",
+        request=MessageIn,
+        responses={201: MessageOut, **errors(*SEND_ERRORS, "not_otp_content", "sender_id_not_active", body=True)},
+        parameters=[IDEMPOTENCY_PARAM],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -337,13 +361,13 @@ class MessagesApi(FilteredListApi):
         message = services.message_send(api_key=request.auth, **data)
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="messages_list", responses=MessageOut(many=True))
+    @extend_schema(operation_id="messages_list", responses={200: MessageOut(many=True), **errors("not_found")})
     def get(self, request: Request) -> Response:
         return self.get_paginated_response(MessageOut(self.list_page(), many=True).data)
 
 
 class MessageDetailApi(APIView):
-    @extend_schema(operation_id="messages_retrieve", responses=MessageOut)
+    @extend_schema(operation_id="messages_retrieve", responses={200: MessageOut, **errors("not_found")})
     def get(self, request: Request, message_id: str) -> Response:
         return Response(MessageOut(selectors.message(customer=request.auth.customer, message_id=message_id)).data)
 
@@ -352,7 +376,9 @@ class MessageDetailApi(APIView):
 
 
 class QuoteApi(APIView):
-    @extend_schema(operation_id="pricing_quote", parameters=[QuoteIn], responses=QuoteOut)
+    @extend_schema(
+        operation_id="pricing_quote", parameters=[QuoteIn], responses={200: QuoteOut, **errors("invalid_phone_number")}
+    )
     def get(self, request: Request) -> Response:
         customer = request.auth.customer
         # Review 8.20: a missing `to` is invalid_request naming the field; a `to`
@@ -390,7 +416,9 @@ class QuoteApi(APIView):
 
 class SandboxMessagesApi(APIView):
     @extend_schema(
-        operation_id="sandbox_messages", parameters=[OpenApiParameter("to", str)], responses=SandboxOut(many=True)
+        operation_id="sandbox_messages",
+        parameters=[OpenApiParameter("to", str)],
+        responses={200: SandboxOut(many=True), **errors("invalid_phone_number", "permission_denied")},
     )
     def get(self, request: Request) -> Response:
         if not request.auth.is_test and not registry.sandbox_is_live():
@@ -402,25 +430,27 @@ class SandboxMessagesApi(APIView):
 
 
 class WebhooksApi(APIView):
-    @extend_schema(operation_id="webhooks_list", responses=WebhookOut(many=True))
+    @extend_schema(operation_id="webhooks_list", responses={200: WebhookOut(many=True), **errors()})
     def get(self, request: Request) -> Response:
         return Response(WebhookOut(selectors.webhook_endpoints(customer=request.auth.customer), many=True).data)
 
     @extend_schema(
         operation_id="webhooks_create",
         request=WebhookIn,
-        responses={201: WebhookCreatedOut},
+        responses={201: WebhookCreatedOut, **errors("idempotency_conflict", body=True)},
         parameters=[IDEMPOTENCY_PARAM],
     )
     @idempotent
     def post(self, request: Request) -> Response:
         data = _parse(WebhookIn, request.data)
-        endpoint = services.endpoint_create(customer=request.auth.customer, url=data["url"], events=data.get("events"))
+        endpoint = services.endpoint_create(
+            customer=request.auth.customer, url=data["url"], events=data.get("events"), api_key=request.auth
+        )
         return Response(WebhookCreatedOut(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailApi(APIView):
-    @extend_schema(operation_id="webhooks_delete", responses={204: None})
+    @extend_schema(operation_id="webhooks_delete", responses={204: None, **errors("not_found")})
     def delete(self, request: Request, endpoint_id: str) -> Response:
-        services.endpoint_delete(customer=request.auth.customer, endpoint_id=endpoint_id)
+        services.endpoint_delete(customer=request.auth.customer, endpoint_id=endpoint_id, api_key=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

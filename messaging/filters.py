@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
 from accounts.models import ApiKey
+from messaging import phones
 from messaging.forms import _number_filter
 from messaging.models import Channel, Message, Verification
 
@@ -145,3 +146,67 @@ class VerificationFilter(ListFilter):
     class Meta:
         model = Verification
         fields = FILTER_FIELDS
+
+
+# --- The dashboard's lists: the API's filters, plus operator and a search box ------------------
+
+OPERATOR_CHOICES = [(operator.value, operator.label) for operator in phones.Operator]
+DASHBOARD_ORDER = ["q", "to", "status", "channel", "operator", "mode", "created_after", "created_before"]
+
+
+def _operator_filter() -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(label=_("Operator"), choices=OPERATOR_CHOICES, empty_label=_("All operators"))
+
+
+def _search_filter() -> django_filters.CharFilter:
+    return django_filters.CharFilter(
+        label=_("ID or reference"),
+        max_length=100,
+        method="filter_search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "msg_…, ver_…"}),
+    )
+
+
+class DashboardListFilter:
+    """What the dashboard's two lists add to the API's FilterSets: the form's
+    field order, and the search: an id (``msg_…``, ``ver_…``, each an indexed
+    lookup) or else the customer's own reference, matched exactly."""
+
+    def _ordered(self, form: forms.Form) -> forms.Form:
+        form.order_fields(DASHBOARD_ORDER)
+        return form
+
+    def search(self, queryset: QuerySet[Any], value: str, *, own_prefix: str, other: tuple[str, str]) -> QuerySet[Any]:
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.startswith(own_prefix):
+            return queryset.filter(pk=value)
+        prefix, lookup = other
+        if value.startswith(prefix):
+            return queryset.filter(**{lookup: value})
+        return queryset.filter(reference=value)
+
+
+class MessageListFilter(DashboardListFilter, MessageFilter):
+    operator = _operator_filter()
+    q = _search_filter()
+
+    @property
+    def form(self) -> forms.Form:
+        return self._ordered(super().form)
+
+    def filter_search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return self.search(queryset, value, own_prefix="msg_", other=("ver_", "verification_id"))
+
+
+class VerificationListFilter(DashboardListFilter, VerificationFilter):
+    operator = _operator_filter()
+    q = _search_filter()
+
+    @property
+    def form(self) -> forms.Form:
+        return self._ordered(super().form)
+
+    def filter_search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return self.search(queryset, value, own_prefix="ver_", other=("msg_", "messages__id"))

@@ -125,3 +125,22 @@ class ApiKeyCreateForm(forms.Form):
         required=False,
         help_text=_("So you know where it is used, e.g. “web shop production”."),
     )
+
+
+class QuoteForm(forms.Form):
+    """The price calculator: a number and a text (empty: the standard verification text)."""
+
+    to = forms.CharField(
+        label=_("Phone number"),
+        max_length=32,
+        help_text=_("For example 0812-3456-7890: the number tells the operator."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=1600,
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Empty: your verification text with a 6-digit code."),
+    )

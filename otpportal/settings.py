@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # customers' recovery codes
     "axes",
     "accounts",
     "billing",
@@ -80,11 +81,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.ClientAddressMiddleware",  # the client's address for the activity log
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "otpportal.middleware.ChosenLanguageMiddleware",
     "otpportal.middleware.ApiLanguageMiddleware",  # Review 8.19: /api/ follows Accept-Language (en by default)
     "otpportal.api.ApiErrorMiddleware",  # errors under /api/ always in the contract's JSON shape
+    "otpportal.outage.OutageMiddleware",  # database or Redis out of reach: 503, never a 500 page (issue 14)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -237,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "otpportal.schema.AutoSchema",  # drf-spectacular's, plus every error response
     "EXCEPTION_HANDLER": "otpportal.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -266,6 +269,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceKindEnum": "billing.models.Invoice.Kind",
         "WebhookEventEnum": "messaging.models.WebhookEndpoint.Event",
         "SenderIdStatusEnum": "senderids.models.Registration.Status",
+        "ErrorCodeEnum": "otpportal.schema.ERROR_CODES",
     },
 }
 

@@ -7,13 +7,14 @@ from accounts import api as accounts_api
 from accounts import views as accounts_views
 from billing import api as billing_api
 from messaging import api as m
+from messaging import home as messaging_home
 from messaging import inbound
 from otpportal.api import CATCH_ALL_NAME, api_not_found, healthz
 from otpportal.staff2fa import staff_2fa, staff_2fa_enrol
 from senderids import api as senderids_api
 
 handler404 = "otpportal.api.handler404"
-handler500 = "otpportal.api.handler500"
+handler500 = "otpportal.outage.handler500"  # an outage is a 503 (issue 14), any other error otpportal.api's 500
 
 api_v1 = [
     path("me", accounts_api.MeApi.as_view(), name="me"),
@@ -56,12 +57,13 @@ api_v1 = [
 ]
 
 dashboard = [
-    path("", accounts_views.home, name="home"),
+    path("", messaging_home.home, name="home"),
     path("switch-customer/", accounts_views.switch_customer, name="switch_customer"),
 ]
 
 urlpatterns = [
     path("", include((dashboard, "dashboard"))),
+    path("account/", include(("accounts.urls", "account"))),
     path("billing/", include(("billing.urls", "billing"))),
     path("messaging/", include(("messaging.urls", "messaging"))),
     path("sender-ids/", include(("senderids.urls", "senderids"))),

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts.idempotency import IDEMPOTENCY_PARAM, idempotent
 from billing.models import Operator
 from otpportal.errors import ServiceError
+from otpportal.schema import errors
 from senderids import selectors, services
 from senderids.models import Registration, RegistrationStatusChange, SenderId
 
@@ -121,7 +122,7 @@ def sender_id_data(row: SenderId, *, history: bool = False) -> dict[str, Any]:
 class SenderIdsApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(operation_id="sender_ids_list", responses=SenderIdOut(many=True))
+    @extend_schema(operation_id="sender_ids_list", responses={200: SenderIdOut(many=True), **errors()})
     def get(self, request: Request) -> Response:
         rows = selectors.sender_ids(customer=request.auth.customer)
         return Response(SenderIdOut([sender_id_data(row) for row in rows], many=True).data)
@@ -130,7 +131,21 @@ class SenderIdsApi(APIView):
         operation_id="sender_ids_create",
         summary="Apply for a custom sender ID (multipart, with the signed form)",
         request={"multipart/form-data": SenderIdApplyIn},
-        responses={201: SenderIdOut},
+        responses={
+            201: SenderIdOut,
+            **errors(
+                "invalid_file",
+                "fees_not_accepted",
+                "permission_denied",
+                "account_suspended",
+                "deposit_required",
+                "sender_id_taken",
+                "sender_id_exists",
+                "invalid_transition",
+                "idempotency_conflict",
+                body=True,
+            ),
+        },
         parameters=[IDEMPOTENCY_PARAM],
     )
     @idempotent
@@ -150,6 +165,7 @@ class SenderIdsApi(APIView):
             form=values["form"],
             accept_fees=values["accept_fees"],
             applied_by=None,
+            api_key=request.auth,
         )
         body = sender_id_data(result.sender_id, history=True)
         body["fees"] = result.fees
@@ -157,7 +173,7 @@ class SenderIdsApi(APIView):
 
 
 class SenderIdDetailApi(APIView):
-    @extend_schema(operation_id="sender_ids_retrieve", responses=SenderIdOut)
+    @extend_schema(operation_id="sender_ids_retrieve", responses={200: SenderIdOut, **errors("not_found")})
     def get(self, request: Request, sender_id: str) -> Response:
         row = selectors.sender_id(customer=request.auth.customer, sender_id=sender_id)
         return Response(SenderIdOut(sender_id_data(row, history=True)).data)

@@ -88,3 +88,11 @@ def active_at(moment: datetime) -> QuerySet[Registration]:
         .annotate(status_then=Subquery(last))
         .filter(status_then=ACTIVE)
     )
+
+
+def suspended_registrations(*, customer: Customer) -> QuerySet[Registration]:
+    """The customer's sender-ID registrations suspended on an operator (the
+    home page's alert; R-SID-5, R-SID-6). Few rows: a customer's own."""
+    return Registration.objects.filter(customer_id=customer.pk, status=Registration.Status.SUSPENDED).order_by(
+        "name", "operator", "route"
+    )

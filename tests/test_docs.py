@@ -136,11 +136,12 @@ def test_api_guide_webhook_signature_example_accepts_what_the_platform_signs_rev
 
 @pytest.mark.django_db
 def test_templates_page_says_ucs2_length_is_counted_in_utf16_units_r_seg_3(cast: Cast) -> None:
-    """Review 8.25, R-SEG-3: the policy is written down where customers write their texts: an emoji counts 2."""
+    """Review 8.25, R-SEG-3: the policy is written down where customers write their texts: an emoji counts 2.
+    Issue 12: without the rule's number (no R-… in customer-facing text)."""
     page = signed_in(cast.owner.email).get(reverse("messaging:templates"))
     assert page.status_code == 200
     text = page.content.decode()
-    assert "UTF-16" in text and "R-SEG-3" in text
+    assert "UTF-16" in text and "R-SEG" not in text and "R-CH" not in text
 
 
 def test_rules_state_the_utf16_policy_and_top_ups_as_activity_review_8_25() -> None:

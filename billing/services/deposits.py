@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts.models import Customer, User
+from accounts.models import ActivityEvent, Customer, User
+from accounts.services import activity_record
 from billing import notifications
 from billing.models import BillingAccount, DepositLot, LedgerEntry, TopUpRequest
 from billing.pricing import jakarta_date, table_in_force
+from billing.templatetags.money import format_rupiah
 from otpportal.errors import ServiceError
 
 MAX_TOPUP = 10_000_000_000  # Rp 10 billion: a typo guard, not a business limit
@@ -142,13 +144,20 @@ def topup_request_create(
         raise ServiceError(
             "invalid_request", _("The proof is larger than 5 MB."), details={"proof": [_("At most 5 MB.")]}
         )
-    request = TopUpRequest.objects.create(
-        customer=customer,
-        requested_by=requested_by,
-        amount=amount,
-        proof=proof,
-        transfer_reference=transfer_reference.strip()[:100],
-    )
+    with transaction.atomic():
+        request = TopUpRequest.objects.create(
+            customer=customer,
+            requested_by=requested_by,
+            amount=amount,
+            proof=proof,
+            transfer_reference=transfer_reference.strip()[:100],
+        )
+        activity_record(
+            customer=customer,
+            action=ActivityEvent.Action.TOPUP_REQUESTED,
+            user=requested_by,
+            target=" ".join(filter(None, [format_rupiah(amount), request.transfer_reference])),
+        )
     transaction.on_commit(lambda: notifications.topup_requested(request.pk))
     return request
 

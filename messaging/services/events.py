@@ -23,7 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Customer
+from accounts.models import ActivityEvent, ApiKey, Customer, User
+from accounts.services import activity_record
 from messaging.models import Message, Verification, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from otpportal import netguard
 from otpportal.errors import ServiceError
@@ -53,7 +54,16 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: 
     return hmac.compare_digest(sign(secret, body, timestamp), header)
 
 
-def endpoint_create(*, customer: Customer, url: object, events: object = None) -> WebhookEndpoint:
+def endpoint_create(
+    *,
+    customer: Customer,
+    url: object,
+    events: object = None,
+    actor: User | None = None,
+    api_key: ApiKey | None = None,
+) -> WebhookEndpoint:
+    """A new endpoint (at most ``MAX_ENDPOINTS``), in the activity log as done
+    by ``actor`` (the dashboard) or ``api_key`` (the API)."""
     if not isinstance(url, str) or len(url) > 500:
         message = _(netguard.NOT_HTTP)
         raise ServiceError("invalid_request", message, details={"url": [message]})
@@ -70,17 +80,30 @@ def endpoint_create(*, customer: Customer, url: object, events: object = None) -
         )
     if WebhookEndpoint.objects.filter(customer=customer, deleted_at__isnull=True).count() >= MAX_ENDPOINTS:
         raise ServiceError("invalid_request", _("At most %(max)s webhook endpoints.") % {"max": MAX_ENDPOINTS})
-    return WebhookEndpoint.objects.create(
-        customer=customer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            customer=customer, url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_urlsafe(32)}"
+        )
+        activity_record(
+            customer=customer, action=ActivityEvent.Action.WEBHOOK_CREATED, user=actor, api_key=api_key, target=url
+        )
+    return endpoint
 
 
-def endpoint_delete(*, customer: Customer, endpoint_id: str) -> None:
-    updated = WebhookEndpoint.objects.filter(customer=customer, pk=endpoint_id, deleted_at__isnull=True).update(
-        deleted_at=timezone.now(), is_active=False
-    )
-    if not updated:
-        raise ServiceError("not_found", _("No such webhook endpoint."))
+def endpoint_delete(
+    *, customer: Customer, endpoint_id: str, actor: User | None = None, api_key: ApiKey | None = None
+) -> None:
+    with transaction.atomic():
+        live = WebhookEndpoint.objects.select_for_update().filter(
+            customer=customer, pk=endpoint_id, deleted_at__isnull=True
+        )
+        url = live.values_list("url", flat=True).first()
+        if url is None:
+            raise ServiceError("not_found", _("No such webhook endpoint."))
+        live.update(deleted_at=timezone.now(), is_active=False)
+        activity_record(
+            customer=customer, action=ActivityEvent.Action.WEBHOOK_DELETED, user=actor, api_key=api_key, target=url
+        )
 
 
 def endpoint_deactivate(*, endpoint: WebhookEndpoint) -> bool:

@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from accounts.models import Customer, User
+from accounts.models import ActivityEvent, ApiKey, Customer, User
+from accounts.services import activity_record
 from billing import selectors as billing_selectors
 from billing import services as billing
 from billing.models import Operator
@@ -160,6 +161,7 @@ def sender_id_apply(
     form: UploadedFile | None,
     accept_fees: bool = False,
     applied_by: User | None = None,
+    api_key: ApiKey | None = None,
     now: datetime | None = None,
 ) -> Application:
     """Apply for a sender name with the chosen operators (R-SID-1, R-SID-2).
@@ -202,6 +204,14 @@ def sender_id_apply(
             registrations = _register(application, chosen, applied_by, now)
             billed = _bill_fees(application, registrations, fees, now)
             notifications.application_received(application.pk)
+            activity_record(
+                customer=customer,
+                action=ActivityEvent.Action.SENDER_ID_APPLIED,
+                user=applied_by,
+                api_key=api_key,
+                target=f"{clean_name} ({', '.join(chosen)})",
+                at=now,
+            )
     except IntegrityError as error:
         _discard(stored)
         if "sidreg_live_once" not in str(error):

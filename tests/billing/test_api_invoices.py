@@ -43,7 +43,11 @@ def test_list_detail_pdf_and_csv(invoice: Invoice) -> None:
     row = listing["results"][0]
     assert (row["month"], row["subtotal"], row["total"], row["outstanding"]) == ("2026-10", 1_950, 2_165, 2_165)
     assert row["pdf_url"] == "/api/v1/invoices/INV-2026-000001/pdf"
-    for path in ("/api/v1/invoices/INV-2026-000001", "/api/v1/invoices/INV/2026/000001", "/api/v1/invoices/INV%2F2026%2F000001"):
+    for path in (
+        "/api/v1/invoices/INV-2026-000001",
+        "/api/v1/invoices/INV/2026/000001",
+        "/api/v1/invoices/INV%2F2026%2F000001",
+    ):
         detail = client.get(path)
         assert detail.status_code == 200, path
         assert [line["amount"] for line in detail.json()["lines"]] == [1_950]

@@ -89,8 +89,11 @@ def test_lines_per_channel_and_operator_with_fees_and_vat() -> None:
     usage(customer, "w", 40, channel="wa")
     usage(customer, "o", 10, channel="wa_official")
     PendingFee.objects.create(
-        customer=customer, reference="sid:smartfren:1", description="Registrasi sender ID TOKO (Smartfren)",
-        amount=100_000, month=date(2026, 10, 1),
+        customer=customer,
+        reference="sid:smartfren:1",
+        description="Registrasi sender ID TOKO (Smartfren)",
+        amount=100_000,
+        month=date(2026, 10, 1),
     )
     PendingFee.objects.create(  # next month's fee waits for next month's invoice
         customer=customer, reference="sid:three:1", description="x", amount=300_000, month=date(2026, 11, 1)
@@ -129,7 +132,11 @@ def test_dpp_and_ppn_on_a_worked_example(settings) -> None:  # type: ignore[no-u
 
 
 def test_a_second_run_issues_and_sends_nothing(
-    mailoutbox, eager_celery, django_capture_on_commit_callbacks, settings, tmp_path  # type: ignore[no-untyped-def]
+    mailoutbox,
+    eager_celery,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
     a, b = postpaid("alpha"), postpaid("beta")
@@ -172,7 +179,10 @@ def test_a_month_that_has_not_ended_is_refused() -> None:
     with time_machine.travel(datetime(2026, 10, 31, 23, 59, tzinfo=WIB)), pytest.raises(ServiceError) as refused:
         services.month_close(month=date(2026, 10, 1))
     assert refused.value.code == "month_not_ended"
-    with time_machine.travel(datetime(2026, 10, 31, 23, 59, tzinfo=WIB)), pytest.raises(CommandError, match="not ended"):
+    with (
+        time_machine.travel(datetime(2026, 10, 31, 23, 59, tzinfo=WIB)),
+        pytest.raises(CommandError, match="not ended"),
+    ):
         call_command("close_month", "--month", "2026-10")
     assert Invoice.objects.count() == 0
 

@@ -135,10 +135,13 @@ def test_bad_threshold_is_refused(cast: Cast) -> None:
     assert not BillingAccount.objects.filter(customer=cast.acme, low_balance_threshold=-5).exists()
 
 
-def test_developer_sees_balance_but_cannot_set_the_threshold(cast: Cast, money: None) -> None:
+def test_a_developer_is_refused_the_balance_and_cannot_set_the_threshold(cast: Cast, money: None) -> None:
+    """Issue 12: each role sees only its pages; the balance is a money page (owner, billing)."""
     client = signed_in(cast.developer.email)
-    html = client.get("/billing/").content.decode()
-    assert "Rp 2.500.000" in html
+    response = client.get("/billing/")
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Rp 2.500.000" not in html
     assert 'name="threshold"' not in html
     assert "/billing/topup/" not in html  # no top-up link in the nav either
     assert client.post("/billing/threshold/", {"threshold": "100000"}).status_code == 403

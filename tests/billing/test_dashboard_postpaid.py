@@ -79,8 +79,10 @@ def test_without_a_guarantee_the_page_says_sending_is_refused(cast: Cast) -> Non
     html = english(signed_in(cast.owner.email)).get("/billing/").content.decode()
     assert "Sending is refused: no guarantee deposit is held." in html
     assert "Lodge the guarantee deposit" in html  # the owner is told where to transfer it
-    developer = english(signed_in(cast.developer.email)).get("/billing/").content.decode()
-    assert "no guarantee deposit is held" in developer
+    # Issue 12: the balance is a money page; a developer is refused it.
+    refused = english(signed_in(cast.developer.email)).get("/billing/")
+    developer = refused.content.decode()
+    assert refused.status_code == 403 and "no guarantee deposit is held" not in developer
     assert "Lodge the guarantee deposit" not in developer and "/billing/invoices/" not in developer
 
 
@@ -115,8 +117,11 @@ def test_the_ledger_shows_the_guarantee_book_with_its_kinds(cast: Cast, acme: Cu
     assert "Guarantee deposit" in html and "Invoice paid from the guarantee" in html
     assert "Rp 10.000.000" in html and "-Rp 699.300" in html and "Rp 9.300.700" in html
     assert f'href="/billing/invoices/{document_key(invoice)}/"' in html
-    developer = english(signed_in(cast.developer.email)).get("/billing/ledger/").content.decode()
-    assert invoice.number in developer and f"/billing/invoices/{document_key(invoice)}/" not in developer
+    # Issue 12: the ledger is a money page; a developer is refused it.
+    refused = english(signed_in(cast.developer.email)).get("/billing/ledger/")
+    developer = refused.content.decode()
+    assert refused.status_code == 403
+    assert invoice.number not in developer and f"/billing/invoices/{document_key(invoice)}/" not in developer
 
 
 # --- Invoices -----------------------------------------------------------------------------------

@@ -118,12 +118,21 @@ def test_a_partly_paid_invoice_cannot_be_voided(customer: Customer, staff) -> No
 
 
 def test_reminders_three_days_before_and_on_the_due_date_once_each(
-    customer: Customer, mailoutbox, eager_celery, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+    customer: Customer,
+    mailoutbox,
+    eager_celery,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
 ) -> None:
     invoice = invoice_for(customer, 10)
     assert invoice.due_date == date(2026, 11, 15)
     mailoutbox.clear()
-    for day, expected in [("2026-11-11", 0), ("2026-11-12", 1), ("2026-11-13", 0), ("2026-11-15", 1), ("2026-11-16", 0)]:
+    for day, expected in [
+        ("2026-11-11", 0),
+        ("2026-11-12", 1),
+        ("2026-11-13", 0),
+        ("2026-11-15", 1),
+        ("2026-11-16", 0),
+    ]:
         with at(day, 0), django_capture_on_commit_callbacks(execute=True):
             assert services.invoices_remind(today=date.fromisoformat(day)) == expected, day
     assert [m.subject for m in mailoutbox] == [
@@ -142,7 +151,10 @@ def test_a_paid_invoice_gets_no_reminder(customer: Customer, staff) -> None:  # 
 
 
 def test_an_invoice_unpaid_at_the_end_of_its_month_is_paid_from_the_guarantee(
-    customer: Customer, mailoutbox, eager_celery, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+    customer: Customer,
+    mailoutbox,
+    eager_celery,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
 ) -> None:
     """R-POST-6: issued 1 November, unpaid on 30 November: the run of
     1 December (00:10 WIB, right after the month ends) takes it from the guarantee."""
@@ -170,7 +182,11 @@ def test_an_invoice_unpaid_at_the_end_of_its_month_is_paid_from_the_guarantee(
 
 
 def test_a_guarantee_that_cannot_cover_it_suspends_until_staff_record_the_payment(
-    customer: Customer, staff, mailoutbox, eager_celery, django_capture_on_commit_callbacks  # type: ignore[no-untyped-def]
+    customer: Customer,
+    staff,
+    mailoutbox,
+    eager_celery,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
 ) -> None:
     invoice = invoice_for(customer, 16_000)  # tier 4: 600 × 16.000 = 9.600.000 + PPN 1.056.000 = 10.656.000
     assert invoice.total == 10_656_000
@@ -219,8 +235,12 @@ def test_posting_paper_copies_records_courier_and_tracking(customer: Customer, s
     invoice = invoice_for(customer, 10)
     with pytest.raises(ServiceError):
         services.invoices_mark_posted(invoices=[invoice], courier="JNE", tracking_number="", posted_by=staff)
-    assert services.invoices_mark_posted(invoices=[invoice], courier="JNE", tracking_number="JNE123", posted_by=staff) == 1
-    assert services.invoices_mark_posted(invoices=[invoice], courier="JNE", tracking_number="JNE999", posted_by=staff) == 0
+    assert (
+        services.invoices_mark_posted(invoices=[invoice], courier="JNE", tracking_number="JNE123", posted_by=staff) == 1
+    )
+    assert (
+        services.invoices_mark_posted(invoices=[invoice], courier="JNE", tracking_number="JNE999", posted_by=staff) == 0
+    )
     invoice.refresh_from_db()
     assert (invoice.courier, invoice.tracking_number, invoice.posted_by) == ("JNE", "JNE123", staff)
 

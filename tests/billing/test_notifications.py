@@ -3,12 +3,14 @@ and a body in Indonesian, with amounts in rupiah."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.template import Context, Template
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
@@ -23,6 +25,15 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 @pytest.fixture(autouse=True)
 def finance_admins(settings: Settings) -> None:
     settings.ADMINS = [("Finance", "finance@otp.test")]
+
+
+RULE_NUMBER = re.compile(r"R-[A-Z]+-\d")
+
+
+def indonesian(msgid: str) -> str:
+    """A sentence of the emails as the catalogue writes it in Indonesian (emails are always Indonesian)."""
+    with translation.override("id"):
+        return translation.gettext(msgid)
 
 
 def only_email() -> mail.EmailMessage:
@@ -52,7 +63,14 @@ def test_low_balance_email_names_balance_and_threshold(cast: Cast) -> None:
     assert_well_formed(message)
     assert message.subject == "Saldo menipis: tersisa Rp 150.000"
     assert "Rp 200.000" in message.body
-    assert "R-PRE-3" in message.body
+    # Issue 12: the rule is said in words, never cited by number (R-PRE-3)
+    assert (
+        indonesian(
+            'Please top up soon: a message that the balance cannot cover is refused. Sign in to the OTP Portal and open "Top up".'
+        )
+        in message.body
+    )
+    assert not RULE_NUMBER.search(message.body)
     assert message.to == ["billing@acme.test", "owner@acme.test"]  # billing email + owner, never the developer
 
 
@@ -74,7 +92,15 @@ def test_topup_approved_email_gives_tier_and_expiry(cast: Cast) -> None:
     message = only_email()
     assert_well_formed(message)
     assert message.subject == "Isi saldo disetujui: Rp 2.500.000"
-    assert "tingkat 3" in message.body  # Rp 2.500.000 buys tier 3 (R-PL-2)
+    request.refresh_from_db()
+    lot = request.lot
+    sentence = indonesian(
+        "This deposit buys at tier %(tier)s and expires on %(expires)s WIB; what is left of it then is forfeited."
+    )
+    with translation.override("id"):
+        expires = date_format(timezone.localtime(lot.expires_at), "j F Y H:i")
+    assert sentence % {"tier": 3, "expires": expires} in message.body  # Rp 2.500.000 buys tier 3 (R-PL-2)
+    assert not RULE_NUMBER.search(message.body)
     assert "Catatan dari staf kami: Dana sudah masuk" in message.body
 
 
@@ -96,7 +122,13 @@ def test_expiry_warning_email(cast: Cast) -> None:
     assert_well_formed(message)
     assert message.subject == "Deposit Anda sebesar Rp 750.000 kedaluwarsa dalam 7 hari"
     assert f"#{lot.pk}" in message.body
-    assert "R-PRE-5" in message.body
+    assert (
+        indonesian(
+            "What is left in a deposit when its active period ends is forfeited and is not refunded. Messages are always drawn from the deposit that expires first."
+        )
+        in message.body
+    )  # R-PRE-5, R-PRE-4
+    assert not RULE_NUMBER.search(message.body)
 
 
 def test_inactivity_warning_email(cast: Cast) -> None:
@@ -106,17 +138,31 @@ def test_inactivity_warning_email(cast: Cast) -> None:
     message = only_email()
     assert_well_formed(message)
     assert message.subject == "Saldo Anda sebesar Rp 1.234.000 akan hangus dalam 30 hari"
-    assert "31 Mei 2026" in message.body
-    assert "R-PRE-6" in message.body
+    sentence = indonesian(
+        "Your account has sent no OTP messages for a long time. If nothing is sent before %(deadline)s, your whole remaining balance of %(balance)s is forfeited."
+    )
+    assert sentence % {"deadline": "31 Mei 2026", "balance": "Rp 1.234.000"} in message.body  # R-PRE-6
+    assert not RULE_NUMBER.search(message.body)
 
 
-@pytest.mark.parametrize(("reason", "rule"), [("expiry", "R-PRE-5"), ("inactivity", "R-PRE-6")])
-def test_forfeited_email_names_amount_and_reason(cast: Cast, reason: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        ("expiry", "The active period of your deposit ended, so the %(amount)s left in it was forfeited."),  # R-PRE-5
+        (
+            "inactivity",  # R-PRE-6
+            "Your account sent no OTP messages during the inactivity period, so its remaining balance of %(amount)s "
+            "was forfeited.",
+        ),
+    ],
+)
+def test_forfeited_email_names_amount_and_reason(cast: Cast, reason: str, why: str) -> None:
     notifications.deliver("forfeited", customer_id=cast.acme.pk, amount=320_500, reason=reason)
     message = only_email()
     assert_well_formed(message)
     assert message.subject == "Rp 320.500 dari deposit Anda hangus"
-    assert rule in message.body
+    assert indonesian(why) % {"amount": "Rp 320.500"} in message.body
+    assert not RULE_NUMBER.search(message.body)
 
 
 def test_emails_are_indonesian_whatever_the_active_language(cast: Cast) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import translation
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from accounts import services as account_services
 from accounts.models import ApiKey, Membership
@@ -31,6 +33,7 @@ from tests.helpers import (
     signed_in,
 )
 from tests.messaging.helpers import sandbox_code
+from tests.page_text import text_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
@@ -127,7 +130,21 @@ def test_message_detail_shows_the_status_history_and_the_masked_body(
         ("sending", "sent"),
         ("sent", "delivered"),
     ]
-    assert "accepted" in html and "worker" in html  # reason and actor
+    # Issue 12: reasons and actors read in the page's language (Indonesian here, through the
+    # catalogue), never as the English the workers store ("accepted", "worker", "sandbox report ...").
+    with translation.override("id"):
+        reasons = [
+            gettext("Accepted and queued for sending."),
+            gettext("Sending attempt %(number)s.") % {"number": 1},
+            gettext("Accepted by the provider."),
+            gettext("The provider's report: delivered to the phone."),
+        ]
+        actors = [gettext("Your API request"), gettext("Sending service"), gettext("Sandbox"), gettext("Sandbox")]
+    assert [str(row["reason"]) for row in history] == reasons
+    assert [str(row["actor"]) for row in history] == actors
+    text = text_of(html)
+    for raw in ("accepted", "worker", "sandbox report", "accepted by provider"):
+        assert raw not in text, raw
     assert "••••" in html and code not in html  # the code is never shown
     assert verification.id in html and phones.mask(NUMBER) in html
 
@@ -239,15 +256,23 @@ def test_the_sandbox_send_uses_the_newest_active_test_key(
     assert Verification.objects.get(customer=cast.acme, to=OTHER_NUMBER).api_key == api_key_for(cast.acme_test_key)
 
 
-def test_without_a_test_key_the_sandbox_offers_to_create_one(cast: Cast) -> None:
+def test_without_a_test_key_the_first_test_send_makes_one_whose_secret_is_never_shown(
+    cast: Cast, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """Issue 12 ("try it" uses or creates a test key server-side): with no active
+    test key the page still offers the test send, and the send makes a key."""
     account_services.api_key_revoke(api_key=api_key_for(cast.acme_test_key))
     client = signed_in(cast.owner.email)
     html = client.get("/messaging/sandbox/").content.decode()
-    assert "/messaging/api-keys/" in html and 'action="/messaging/sandbox/send/"' not in html
-    response = client.post("/messaging/sandbox/send/", {"to": NUMBER, "channel": "sms", "locale": "id"})
-    assert response.status_code == 400
-    assert "Buat kunci API uji terlebih dahulu" in response.content.decode()
-    assert not Verification.objects.exists()
+    assert 'action="/messaging/sandbox/send/"' in html and "otp_test_" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/messaging/sandbox/send/", {"to": NUMBER, "channel": "sms", "locale": "id"})
+    assert response.status_code == 302
+    made = ApiKey.objects.get(customer=cast.acme, mode=ApiKey.Mode.TEST, revoked_at__isnull=True)
+    assert made.created_by == cast.owner
+    assert Verification.objects.get(customer=cast.acme).api_key == made
+    html = client.get("/messaging/sandbox/").content.decode()
+    assert made.prefix in html and sandbox_code(NUMBER) in html
 
 
 def test_a_refused_test_send_shows_the_reason(cast: Cast) -> None:
@@ -259,10 +284,11 @@ def test_a_refused_test_send_shows_the_reason(cast: Cast) -> None:
     assert not Verification.objects.exists()
 
 
-def test_billing_role_reads_the_sandbox_but_cannot_send(cast: Cast) -> None:
+def test_the_billing_role_neither_reads_the_sandbox_nor_sends(cast: Cast) -> None:
+    """Issue 12: each role sees only its pages; the sandbox is a developer page."""
     client = signed_in(billing_member(cast))
     response = client.get("/messaging/sandbox/")
-    assert response.status_code == 200 and 'action="/messaging/sandbox/send/"' not in response.content.decode()
+    assert response.status_code == 403 and 'action="/messaging/sandbox/send/"' not in response.content.decode()
     assert client.post("/messaging/sandbox/send/", {"to": NUMBER, "channel": "sms", "locale": "id"}).status_code == 403
     assert not Verification.objects.exists()
 
@@ -437,8 +463,15 @@ def test_nav_shows_the_messaging_links_a_role_can_use(cast: Cast) -> None:
     ):
         assert f'href="{url}"' in owner_html, url
     billing_html = signed_in(billing_member(cast)).get("/").content.decode()
-    assert 'href="/messaging/messages/"' in billing_html and 'href="/billing/topup/"' in billing_html
-    for url in ("/messaging/webhooks/", "/messaging/templates/", "/messaging/api-keys/"):
+    assert 'href="/billing/topup/"' in billing_html
+    # Issue 12: the developer pages and the message lists are not the billing role's.
+    for url in (
+        "/messaging/messages/",
+        "/messaging/sandbox/",
+        "/messaging/webhooks/",
+        "/messaging/templates/",
+        "/messaging/api-keys/",
+    ):
         assert f'href="{url}"' not in billing_html, url
 
 
