@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ActivityEvent, ApiKey, Customer, Invitation, Membership, User
+from otpportal.hotcache import TtlCache
 
 KEY_PREFIXES = ("otp_live_", "otp_test_")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -21,17 +23,32 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_keys: TtlCache[ApiKey | None] = TtlCache("api keys")
+
+
 def api_key_for_secret(secret: str) -> ApiKey | None:
-    """The active key for a clear secret, or None. One indexed query.
+    """The active key for a clear secret, or None. One indexed query, or none
+    while the key is in this process's hot cache (``otpportal.hotcache``:
+    a revoked key or a suspended customer takes effect everywhere within
+    ``HOT_CACHE_SECONDS``, at once in the process that made the change).
 
     ``last_used_at`` is refreshed at most once a minute (a conditional UPDATE),
     so the hot send path does not write on every request.
     """
     if not secret.startswith(KEY_PREFIXES) or len(secret) > 128:
         return None
-    api_key = (
-        ApiKey.objects.select_related("customer").filter(key_hash=hash_secret(secret), revoked_at__isnull=True).first()
-    )
+    key_hash = hash_secret(secret)
+    cached = _keys.get(key_hash, lambda: _load_key(key_hash))
+    if cached is None:
+        return None
+    # Each request gets its own copies: nothing a request sets on them leaks into the next.
+    api_key = copy.copy(cached)
+    api_key.customer = copy.copy(cached.customer)
+    return api_key
+
+
+def _load_key(key_hash: str) -> ApiKey | None:
+    api_key = ApiKey.objects.select_related("customer").filter(key_hash=key_hash, revoked_at__isnull=True).first()
     if api_key is None:
         return None
     now = timezone.now()

@@ -10,3 +10,8 @@ class MessagingConfig(AppConfig):
         from otpportal.checks import sandbox_in_production
 
         checks.register(sandbox_in_production, "providers")  # review 8.10
+
+        from messaging.models import MessageTemplate
+        from otpportal import hotcache
+
+        hotcache.clear_on_change(MessageTemplate)

@@ -9,6 +9,7 @@ not answer, the database rows count instead (``messaging.limits.FallbackBucket``
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import datetime, timedelta
@@ -20,9 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Customer
+from messaging import pumping
 from messaging.limits import TakeResult, TokenBucket, default_bucket
 from messaging.models import RateBucket, Verification
 from otpportal.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 class DatabaseTokenBucket:
@@ -86,21 +90,32 @@ def number_limit(*, customer: Customer, e164: str) -> None:
         )
 
 
-def pumping_check(*, customer: Customer, e164: str, now: datetime) -> None:
+def pumping_check(
+    *, customer: Customer, e164: str, now: datetime, verification_id: str = "", enforce: bool = True
+) -> None:
     """SMS pumping (artificially inflated traffic): many numbers in one
     prefix range in a short window, few of them ever verified. Refuse new
-    sends to that range and say why in ``details``."""
-    prefix = e164[: settings.PUMPING_PREFIX_DIGITS + 1]  # '+' and the digits
-    since = now - timedelta(seconds=settings.PUMPING_WINDOW_SECONDS)
-    stats = Verification.objects.filter(
-        customer=customer, to__startswith=prefix, created_at__gte=since, is_test=False
-    ).aggregate(
-        numbers=Count("to", distinct=True), approved=Count("id", filter=Q(status="approved")), total=Count("id")
-    )
-    numbers, approved, total = stats["numbers"], stats["approved"], stats["total"]
-    if numbers < settings.PUMPING_MIN_NUMBERS:
+    sends to that range and say why in ``details``.
+
+    Every live verification started is counted (``verification_id``;
+    ``enforce=False`` for one that does not start by SMS: counted, never
+    refused); a message with the customer's own text is checked, not counted. Counted in Redis in one round trip
+    (``messaging.pumping``, issue 11); without Redis, or while it does not
+    answer, from the verifications in the database."""
+    try:
+        counts = pumping.window_take(
+            customer_id=customer.pk, e164=e164, verification_id=verification_id, now=now, enforce=enforce
+        )
+    except redis_errors() as exc:
+        logger.warning("pumping guard: Redis does not answer (%s); counting in the database", exc)
+        counts = None
+    if counts is None:
+        if not enforce:
+            return
+        counts = pumping_counts_in_database(customer=customer, e164=e164, now=now)
+    if not enforce or counts.numbers < settings.PUMPING_MIN_NUMBERS:
         return
-    rate = approved / total if total else 0.0
+    rate = counts.approved / counts.total if counts.total else 0.0
     if rate < settings.PUMPING_MIN_APPROVAL_RATE:
         raise _refuse(
             _(
@@ -110,14 +125,46 @@ def pumping_check(*, customer: Customer, e164: str, now: datetime) -> None:
             settings.PUMPING_WINDOW_SECONDS,
             {
                 "limit": "sms_pumping",
-                "prefix": prefix,
+                "prefix": pumping.prefix_of(e164),
                 "window_seconds": settings.PUMPING_WINDOW_SECONDS,
-                "numbers_in_window": numbers,
-                "verifications_in_window": total,
+                "numbers_in_window": counts.numbers,
+                "verifications_in_window": counts.total,
                 "approval_rate": round(rate, 3),
                 "min_approval_rate": settings.PUMPING_MIN_APPROVAL_RATE,
             },
         )
+
+
+def pumping_counts_in_database(*, customer: Customer, e164: str, now: datetime) -> pumping.WindowCounts:
+    """The window's counts from the customer's live verifications (the guard without Redis)."""
+    since = now - timedelta(seconds=settings.PUMPING_WINDOW_SECONDS)
+    stats = Verification.objects.filter(
+        customer=customer, to__startswith=pumping.prefix_of(e164), created_at__gte=since, is_test=False
+    ).aggregate(
+        numbers=Count("to", distinct=True), approved=Count("id", filter=Q(status="approved")), total=Count("id")
+    )
+    return pumping.WindowCounts(True, stats["numbers"], stats["total"], stats["approved"])
+
+
+def pumping_approved(*, verification: Verification) -> None:
+    """A live verification was approved: it counts for its range (after commit)."""
+    if verification.is_test:
+        return
+    try:
+        pumping.approval_record(
+            customer_id=verification.customer_id,
+            e164=verification.to,
+            verification_id=verification.id,
+            created_at=verification.created_at,
+        )
+    except redis_errors() as exc:
+        logger.warning("pumping guard: approval of %s not counted in Redis (%s)", verification.id, exc)
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.RedisError,)
 
 
 def now() -> datetime:

@@ -43,6 +43,7 @@ __all__ = [
     "acquire",
     "default_bucket",
     "redis_bucket",
+    "redis_client",
 ]
 
 
@@ -224,6 +225,12 @@ def redis_bucket() -> RedisTokenBucket | None:
         if bucket is None:
             bucket = _redis_buckets[url + prefix] = RedisTokenBucket.from_url(url, prefix=prefix)
         return bucket
+
+
+def redis_client() -> redis.Redis | None:
+    """This process's Redis client for the limits (bounded timeouts), or None without Redis."""
+    bucket = redis_bucket()
+    return bucket._client if bucket is not None else None
 
 
 def default_bucket(fallback: TokenBucket | None = None) -> TokenBucket:

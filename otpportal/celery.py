@@ -8,6 +8,7 @@ from functools import cached_property
 
 from celery import Celery
 from celery.app.amqp import AMQP
+from celery.signals import task_postrun, task_prerun
 from kombu import Connection, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpportal.settings")
@@ -45,3 +46,22 @@ app.conf.task_queues = [
     Queue("default"),
 ]
 app.autodiscover_tasks()
+
+
+# Issue 11: database connections in the workers follow CONN_MAX_AGE, as in the web processes.
+# Celery's Django fix-up closes every connection before and after each task unless
+# ``CELERY_DB_REUSE_MAX`` is set (celery/fixups/django.py), which made every dispatch task
+# open a new PostgreSQL connection. With the fix-up held back, ``close_old_connections``
+# around each task does what Django does around a request: a connection is kept until
+# CONN_MAX_AGE, and one that broke (a database restart) is dropped and opened again.
+app.conf.CELERY_DB_REUSE_MAX = 1_000_000
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections(sender: object = None, **kwargs: object) -> None:
+    request = getattr(sender, "request", None)
+    if not getattr(request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()

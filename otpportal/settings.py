@@ -395,6 +395,10 @@ OTP_GUARD_PROMO_WORDS = env.list(
         "bonus",
     ],
 )
+# Issue 11: seconds a process keeps an API key, a template or an active sender ID
+# it has read (otpportal/hotcache.py); a revocation or suspension takes effect
+# everywhere within this time. 0 turns the caches off (the tests' default).
+HOT_CACHE_SECONDS = env.float("HOT_CACHE_SECONDS", default=0.0 if TESTING else 5.0)
 VERIFICATION_RESEND_COOLDOWN = env.int("VERIFICATION_RESEND_COOLDOWN", default=30)  # seconds
 LIMIT_KEY_RATE = env.float("LIMIT_KEY_RATE", default=50.0)  # requests/s per API key
 LIMIT_KEY_BURST = env.float("LIMIT_KEY_BURST", default=100.0)

@@ -14,3 +14,8 @@ class SenderidsConfig(AppConfig):
         from senderids import services, tasks  # noqa: F401
 
         register_step("senderids-shortfall", services.shortfalls_charge)
+
+        from otpportal import hotcache
+        from senderids.models import Registration
+
+        hotcache.clear_on_change(Registration)

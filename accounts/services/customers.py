@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Customer, Membership, User
 from accounts.services.team import actor_label, membership_add
+from otpportal import hotcache
 from otpportal.errors import ServiceError
 
 logger = logging.getLogger("accounts.services")
@@ -82,6 +83,7 @@ def customer_set_status(*, customer: Customer, status: str, reason: str = "", ac
                 details={"status": [_("The customer is terminated.")]},
             )
         Customer.objects.filter(pk=customer.pk).update(status=status)
+        hotcache.clear_all()  # cached keys carry the customer's status (issue 11)
         logger.info("customer %s: status %s -> %s (by %s): %s", customer.slug, old, status, actor_label(actor), reason)
     customer.status = status
     return customer
@@ -104,6 +106,7 @@ def customer_set_mode(*, customer: Customer, mode: str, reason: str = "", actor:
     old = Customer.objects.select_for_update().values_list("mode", flat=True).get(pk=customer.pk)
     if old != mode:
         Customer.objects.filter(pk=customer.pk).update(mode=mode)
+        hotcache.clear_all()
         logger.info("customer %s: mode %s -> %s (by %s): %s", customer.slug, old, mode, actor_label(actor), reason)
     customer.mode = mode
     return customer

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ActivityEvent, ApiKey, Customer, User
 from accounts.selectors import hash_secret
 from accounts.services.activity import activity_record
+from otpportal import hotcache
 from otpportal.errors import ServiceError
 
 API_KEY_RANDOM_BYTES = 32
@@ -76,6 +77,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> ApiKey:
     if api_key.revoked_at is None:
         now = timezone.now()
         if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now):
+            hotcache.clear_all()  # refused here at once, in other processes within HOT_CACHE_SECONDS
             activity_record(
                 customer=api_key.customer,
                 action=ActivityEvent.Action.KEY_REVOKED,

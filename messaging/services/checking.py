@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Customer
-from messaging import phones
+from messaging import guards, phones
 from messaging.crypto import code_matches
 from messaging.models import Verification
 from messaging.services.sending import _set_verification_status
@@ -60,6 +60,8 @@ def verification_check(
         valid = code_matches(verification.id, code, verification.code_hmacs)
         if valid:
             _set_verification_status(verification, Verification.Status.APPROVED, now)
+            approved = verification
+            transaction.on_commit(lambda: guards.pumping_approved(verification=approved))
         elif verification.checks >= Verification.MAX_CHECKS:
             _set_verification_status(verification, Verification.Status.MAX_ATTEMPTS_REACHED, now)
         verification.updated_at = now

@@ -25,6 +25,7 @@ from messaging.models import Channel, Message, MessageStatusChange, MessageTempl
 from messaging.queueing import enqueue_dispatch
 from messaging.services.events import verification_event
 from otpportal.errors import ServiceError
+from otpportal.hotcache import TtlCache
 from senderids import selectors as senderid_selectors
 
 CHANNELS = tuple(Channel.values)
@@ -127,7 +128,10 @@ def _sender_for(customer: Customer, operator: str, channel: str, requested: str)
                 details={"sender_id": [detail]},
             )
         return active
-    return senderid_selectors.active_sender_id(customer=customer, operator=operator) or settings.PLATFORM_SENDER_ID
+    active = _senders.get(
+        (customer.pk, operator), lambda: senderid_selectors.active_sender_id(customer=customer, operator=operator)
+    )
+    return active or settings.PLATFORM_SENDER_ID
 
 
 def _insert_message(
@@ -173,6 +177,7 @@ def _insert_message(
             operator=out.operator,
             units=measured.units,
             reference=message.id,
+            new_reference=True,  # a message id made just now: no earlier charge can hold it
             phone=out.to,
             now=now,
         )
@@ -186,9 +191,17 @@ def _insert_message(
     return message
 
 
+# Issue 11: read once per HOT_CACHE_SECONDS per process, not on every send.
+_templates: TtlCache[str | None] = TtlCache("message templates")
+_senders: TtlCache[str | None] = TtlCache("active sender IDs")
+
+
 def _template_for(customer: Customer, locale: str) -> str | None:
-    row = MessageTemplate.objects.filter(customer=customer, locale=locale).only("body").first()
-    return row.body if row else None
+    def load() -> str | None:
+        row = MessageTemplate.objects.filter(customer=customer, locale=locale).only("body").first()
+        return row.body if row else None
+
+    return _templates.get((customer.pk, locale), load)
 
 
 def _verification_outgoing(
@@ -245,9 +258,6 @@ def verification_start(
     needs_operator = Channel.SMS in (channel, *fallback_channels)
     phone = phones.parse(to, require_operator=needs_operator)
     ensure_can_send(customer)
-    if channel == Channel.SMS and not api_key.is_test:
-        guards.pumping_check(customer=customer, e164=phone.e164, now=now)
-    guards.number_limit(customer=customer, e164=phone.e164)
     operator = phone.operator.value if phone.operator else ""
 
     verification = Verification(
@@ -269,6 +279,15 @@ def verification_start(
         created_at=now,
         updated_at=now,
     )
+    if not api_key.is_test:
+        guards.pumping_check(
+            customer=customer,
+            e164=phone.e164,
+            now=now,
+            verification_id=verification.id,
+            enforce=channel == Channel.SMS,
+        )
+    guards.number_limit(customer=customer, e164=phone.e164)
     code = make_code(code_length)
     verification.code_hmacs = [code_hmac(verification.id, code)]
     out = _verification_outgoing(verification, customer, channel, code, operator)

@@ -275,16 +275,26 @@ def test_verification_list_filters(funded: Cast, django_capture_on_commit_callba
 
 @pytest.mark.redis
 def test_the_send_path_query_count_is_pinned(funded: Cast, django_assert_max_num_queries, settings) -> None:  # type: ignore[no-untyped-def]
-    """style.md #18: key lookup, pumping guard, template, sender-ID lookup
-    (R-CH-4, one indexed query), verification, charge (lot locks, idempotency
-    check under them, charge, lot update, ledger, alert threshold), message,
-    history — and nothing slow inside the request.
-    Limits are counted in Redis, as in production."""
+    """style.md #18 and issue 11: with the hot caches warm (key, template,
+    sender ID) and the limits and the pumping window in Redis, a send is the
+    verification, the charge (lot locks, charge, lot update, ledger, alert
+    threshold), the message and its history: no idempotency read and no
+    savepoint for a charge whose reference is a new message id, no aggregate
+    over the customer's verifications."""
     import os
 
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     settings.REDIS_URL = os.environ["REDIS_URL"]
+    settings.HOT_CACHE_SECONDS = 60
     settings.LIMIT_NUMBER_PER_HOUR = 100_000  # Redis outlives the test database: never trip on old counts
     client = api_client(funded.acme_live_key)
-    post(client, "/api/v1/verifications", {"to": "0812-3456-7891"})  # warm the price cache
-    with django_assert_max_num_queries(17):
+    post(client, "/api/v1/verifications", {"to": "0812-3456-7891"})  # warm the price list and the hot caches
+    with django_assert_max_num_queries(11), CaptureQueriesContext(connection) as queries:
         assert post(client, "/api/v1/verifications", {"to": "0812-3456-7890"}).status_code == 201
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The first and last statements are the request's transaction (a savepoint inside the test's own).
+    assert not [sql for sql in statements[1:-1] if "SAVEPOINT" in sql], "\n".join(s[:120] for s in statements)
+    assert not [sql for sql in statements if "COUNT(" in sql]
+    assert not [sql for sql in statements if "accounts_apikey" in sql or "messaging_messagetemplate" in sql]
