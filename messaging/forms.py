@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey
 from messaging import phones
-from messaging.models import Channel, Message, MessageTemplate, Verification, WebhookEndpoint
+from messaging.models import Channel, MessageTemplate, WebhookEndpoint
 from otpportal.errors import ServiceError
 
 # Fixed refusal messages of the services these pages call, marked here so
@@ -58,21 +58,6 @@ class NumberFilterForm(forms.Form):
 
     def clean_to(self) -> str:
         return _number_filter(self.cleaned_data.get("to", ""))
-
-
-class MessageFilterForm(NumberFilterForm):
-    status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All statuses")), *Message.Status.choices]
-    )
-    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", _("All channels")), *Channel.choices])
-    field_order = ["status", "channel", "to"]
-
-
-class VerificationFilterForm(NumberFilterForm):
-    status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All statuses")), *Verification.Status.choices]
-    )
-    field_order = ["status", "to"]
 
 
 class SandboxSendForm(forms.Form):
