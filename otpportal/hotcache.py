@@ -26,7 +26,7 @@ from django.db.models.signals import post_delete, post_save
 
 V = TypeVar("V")
 
-MAX_ENTRIES = 20_000  # a bound on memory: past it the cache starts over
+MAX_ENTRIES = 5_000  # a bound on memory: past it the expired entries go, or all of them
 _caches: list[TtlCache[object]] = []
 _lock = threading.Lock()
 
@@ -55,7 +55,8 @@ class TtlCache(Generic[V]):
             return hit[1]  # type: ignore[return-value]
         value = load()
         if len(self._entries) >= MAX_ENTRIES:
-            self._entries = {}
+            fresh = {k: v for k, v in self._entries.items() if v[0] > now}
+            self._entries = fresh if len(fresh) < MAX_ENTRIES // 2 else {}
         self._entries[key] = (now + ttl, value)
         return value
 

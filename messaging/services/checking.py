@@ -65,7 +65,7 @@ def verification_check(
         elif verification.checks >= Verification.MAX_CHECKS:
             _set_verification_status(verification, Verification.Status.MAX_ATTEMPTS_REACHED, now)
         verification.updated_at = now
-        verification.save()
+        verification.save(update_fields=["checks", "status", "approved_at", "updated_at"])  # not the whole row
     return verification, valid
 
 

@@ -12,6 +12,7 @@ demo owner gets a random password, printed once, and no staff user is made
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -94,5 +95,5 @@ class Command(BaseCommand):
             f" Live API key: {live.secret}\n"
             f" Test API key: {test.secret}\n"
             f" Balance:      Rp {balance}\n"
-            f' Try: curl -H "Authorization: Bearer {test.secret}" http://127.0.0.1:8000/api/v1/me'
+            f' Try: curl -H "Authorization: Bearer {test.secret}" http://127.0.0.1:{os.environ.get("PORT", "8000")}/api/v1/me'
         )
