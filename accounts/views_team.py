@@ -94,10 +94,13 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 
 def _team_action(request: HttpRequest, success: str, action: Any, **kwargs: Any) -> HttpResponse:
-    """Run one team use case; report its refusal as a message."""
+    """Run one team use case; report its refusal as a message. An invitation or member that
+    is not this customer's is a 404, as on every page (issue 14: cross-customer ids)."""
     try:
         action(**kwargs)
     except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404(service_error_text(error)) from None
         messages.error(request, service_error_text(error))
     else:
         messages.success(request, success)

@@ -40,6 +40,13 @@ def mask_code(text: str, code: str) -> str:
     return text.replace(code, MASK) if code else text
 
 
+def mask_codes(text: str) -> str:
+    """The customer's own text (POST /messages) as stored for reading: every token that
+    could be its code (what ``has_code`` looks for: 4–10 characters with a digit) masked,
+    since we cannot tell which one it is. Issue 14: no code in clear at rest."""
+    return _TOKEN.sub(lambda m: MASK if any(ch.isdigit() for ch in m.group()) else m.group(), text)
+
+
 def validate_template(body: str) -> str:
     """A customer's own template: ``{code}`` exactly once, only known
     placeholders, no links, at most OTP_GUARD_MAX_SMS SMS when rendered."""

@@ -303,10 +303,13 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
 
 
 def _webhook_action(request: HttpRequest, action: Callable[..., object], success: str, **kwargs: Any) -> HttpResponse:
-    """Run one webhook use case; report its refusal as a message."""
+    """Run one webhook use case; report its refusal as a message. An endpoint or delivery
+    that is not this customer's is a 404, as on every page (issue 14: cross-customer ids)."""
     try:
         action(customer=_customer(request), **kwargs)
     except ServiceError as error:
+        if error.code == "not_found":
+            raise Http404(service_error_text(error)) from None
         messages.error(request, service_error_text(error))
     else:
         messages.success(request, success)

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Literal
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +20,7 @@ from billing import notifications
 from billing.models import BillingAccount, DepositLot, LedgerEntry, TopUpRequest
 from billing.pricing import jakarta_date, table_in_force
 from billing.templatetags.money import format_rupiah
+from otpportal import uploads
 from otpportal.errors import ServiceError
 
 MAX_TOPUP = 10_000_000_000  # Rp 10 billion: a typo guard, not a business limit
@@ -124,32 +126,46 @@ def lot_create(
 
 
 ALLOWED_PROOF_TYPES = {".pdf", ".png", ".jpg", ".jpeg"}
-MAX_PROOF_BYTES = 5 * 1024 * 1024
+MAX_PROOF_BYTES = uploads.MAX_BYTES
+# A proof that is not a document that opens (issue 14): uploads.Refused's reason -> the sentence.
+_PROOF_REFUSALS: dict[str, str] = {
+    uploads.MISSING: gettext_noop("Upload the transfer proof."),
+    uploads.EMPTY: gettext_noop("The proof is empty."),
+    uploads.TOO_LARGE: gettext_noop("The proof is larger than 5 MB."),
+    uploads.NOT_A_DOCUMENT: gettext_noop("The proof must be a PDF, PNG or JPEG file."),
+    uploads.BROKEN: gettext_noop("The proof cannot be opened; upload the PDF or the photo again."),
+}
+
+
+def _proof_refused(reason: str) -> ServiceError:
+    message = _(_PROOF_REFUSALS[reason])
+    return ServiceError("invalid_file", message, details={"proof": [message]})
 
 
 def topup_request_create(
-    *, customer: Customer, requested_by: User, amount: object, proof: UploadedFile, transfer_reference: str = ""
+    *, customer: Customer, requested_by: User, amount: object, proof: UploadedFile | None, transfer_reference: str = ""
 ) -> TopUpRequest:
+    """A prepaid customer's request to top up, with its transfer proof: a PDF, PNG or JPEG
+    of at most 5 MB that really opens (``otpportal.uploads``: judged by its content, an
+    image's size checked before it is decoded), else ``invalid_file`` and nothing written.
+    The proof is stored under a name of ours, never the customer's file name."""
     amount = validate_amount(amount)
     if customer.mode != Customer.Mode.PREPAID:
         raise ServiceError("invalid_request", _("Only prepaid customers top up a deposit."))
-    name = (proof.name or "").lower()
-    if not any(name.endswith(ext) for ext in ALLOWED_PROOF_TYPES):
-        raise ServiceError(
-            "invalid_request",
-            _("The proof must be a PDF, PNG or JPEG file."),
-            details={"proof": [_("PDF, PNG or JPEG.")]},
-        )
-    if proof.size and proof.size > MAX_PROOF_BYTES:
-        raise ServiceError(
-            "invalid_request", _("The proof is larger than 5 MB."), details={"proof": [_("At most 5 MB.")]}
-        )
+    name = ((proof.name if proof is not None else "") or "").lower()
+    if proof is not None and not any(name.endswith(ext) for ext in ALLOWED_PROOF_TYPES):
+        raise _proof_refused(uploads.NOT_A_DOCUMENT)
+    try:
+        checked = uploads.check(proof)
+    except uploads.Refused as refusal:
+        raise _proof_refused(refusal.reason) from None
+    stored = ContentFile(checked.data, name=f"proof-{secrets.token_hex(16)}.{checked.kind}")
     with transaction.atomic():
         request = TopUpRequest.objects.create(
             customer=customer,
             requested_by=requested_by,
             amount=amount,
-            proof=proof,
+            proof=stored,
             transfer_reference=transfer_reference.strip()[:100],
         )
         activity_record(

@@ -398,7 +398,7 @@ def message_send(
         channel=channel,
         text=text,
         code="",
-        body=text,
+        body=content.mask_codes(text),  # the clear text travels sealed only (issue 14)
         sender_id=_sender_for(customer, operator, channel, sender_id),
     )
     with transaction.atomic():

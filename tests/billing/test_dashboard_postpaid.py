@@ -52,7 +52,7 @@ def test_the_postpaid_balance_page_shows_guarantee_cap_tier_and_usage(cast: Cast
     assert "Rp 630.000" in html  # 1.000 units reach tier 2: 630 each (R-POST-3)
     assert "Rp 19.370.000" in html  # left this month
     assert "<dt>Tier reached</dt><dd>2</dd>" in html
-    assert 'aria-valuenow="3"' in html and 'style="width: 3%"' in html
+    assert 'aria-valuenow="3"' in html and '<rect width="3" height="1"/>' in html  # SVG, no style attribute (issue 14)
     assert "of its cap" not in html and "Sending is" not in html  # no notice
     assert "Deposits" not in html and "Top up" not in html  # not the prepaid page
 

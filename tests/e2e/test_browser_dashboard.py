@@ -320,7 +320,11 @@ MEASURE = """() => {
         .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + [...e.classList].join('.'));
     return {scroll: document.documentElement.scrollWidth, inner: limit, wide};
 }"""
-WIDE_BLOCK = "document.querySelector('main').insertAdjacentHTML('beforeend', '<p style=\"width: 600px\">x</p>')"
+# Set from script: the content security policy ignores a style="" attribute in inserted HTML.
+WIDE_BLOCK = (
+    "const p = document.createElement('p'); p.textContent = 'x'; p.style.width = '600px';"
+    " document.querySelector('main').append(p)"
+)
 
 
 def test_every_main_page_fits_a_375_px_wide_phone(cast: Cast, page: Page, request) -> None:  # type: ignore[no-untyped-def]
