@@ -306,6 +306,7 @@ class SmscServer:
         self._throttle = 0
         self._silence = 0
         self._hung = False
+        self._hung_accepts = False  # while hung, submits are accepted (their answers lost)
         self._bind_refusal = 0  # a bind status other than ESME_ROK: every bind is refused with it
         self._receipts_first = receipts_first
         self._drop: _Drop | None = None
@@ -510,11 +511,16 @@ class SmscServer:
         with self._lock:
             self._silence = count
 
-    def hang(self, hung: bool = True) -> None:
+    def hang(self, hung: bool = True, *, accept: bool = False) -> None:
         """A hung SMSC: connections are still accepted and PDUs read (submits are recorded, never
-        accepted), but nothing at all is answered, binds included, until ``hang(False)``."""
+        accepted), but nothing at all is answered, binds included, until ``hang(False)``.
+
+        ``accept=True``: only its answers are lost; the submits it reads are accepted (and
+        delivered: their receipts go out once it answers again), so a client that sends again
+        after the silence makes a second copy (the lost ``submit_sm_resp``)."""
         with self._lock:
             self._hung = hung
+            self._hung_accepts = hung and accept
 
     def refuse_binds(self, status: int | None = ESME_RBINDFAIL) -> None:
         """Answer every bind with ``status`` (ESME_RBINDFAIL by default) until ``refuse_binds(None)``.
@@ -590,6 +596,7 @@ class SmscServer:
             self._throttle = 0
             self._silence = 0
             self._hung = False
+            self._hung_accepts = False
             self._bind_refusal = 0
             self._drop = None
             self._receipt_stat.clear()
@@ -852,17 +859,18 @@ class SmscServer:
         destination = _text(pdu.destination_addr)
         with self._lock:
             drop: _Drop | None = None
-            silent = False
+            silent = accepted_silently = False
             if self._drop is not None:
                 self._drop.remaining -= 1
                 if self._drop.remaining <= 0:
                     drop, self._drop = self._drop, None
             if self._hung:
                 silent = True
+                accepted_silently = self._hung_accepts
             elif self._silence > 0 and drop is None:
                 self._silence -= 1
                 silent = True
-            if (drop is not None and not drop.accept) or silent:
+            if (drop is not None and not drop.accept) or (silent and not accepted_silently):
                 status = consts.SMPP_ESME_RSYSERR  # never answered, not accepted
             elif session.mode not in ("trx", "tx"):
                 status = ESME_RINVBNDSTS
@@ -927,6 +935,12 @@ class SmscServer:
 
     async def _receipt_later(self, origin: _Session, record: SubmitRecord, stat: str, err: str) -> None:
         await asyncio.sleep(self.receipt_delay)
+        while True:  # a hung SMSC sends nothing: the receipt waits until it answers again
+            with self._lock:
+                hung = self._hung
+            if not hung:
+                break
+            await asyncio.sleep(0.1)
         self._deliver_receipt(origin, record, stat, err)
 
     def _deliver_receipt(self, origin: _Session, record: SubmitRecord, stat: str, err: str) -> None:

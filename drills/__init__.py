@@ -11,11 +11,11 @@ final, none submitted twice to the SMSC (by the SMSC's own log) unless a
 ``submit_sm_resp`` was lost, every charge once and with its message,
 ``reconcile`` clean.
 
-    make drill                               # every drill, full size (long)
-    .venv/bin/python -m drills --short       # CI sizes (tests/drills/ runs these)
-    .venv/bin/python -m drills worker-kill   # one drill
+    make drill                                      # every drill, full size (long)
+    make drill NAME=worker-kill                     # one drill
+    .venv/bin/python -m drills --short --shared     # CI sizes on one stack (tests/drills/ runs these)
 
-Results: ``var/drills/<name>.json`` and a table; ``--readme`` writes the
-table into the README's "Reliability" section. Nothing here is shipped: the
-apps never import this package.
+Results: ``var/drills/<name>.json`` and a table; ``--readme`` writes the table
+into ``drills/README.md``. Nothing here is shipped: the apps never import this
+package. See drills/README.md.
 """

@@ -1,23 +1,27 @@
-"""``python -m drills [NAME …] [--short] [--shared] [--readme]``: run the drills.
+"""``python -m drills [NAME …] [--short] [--shared] [--json PATH] [--readme]``: run the drills.
 
 Full size (``make drill``) gives each drill a fresh stack of its own; ``--short`` runs the
-CI sizes; ``--shared`` runs them all on one stack (``SHARED_OVERRIDES``), as the tests do.
+CI sizes; ``--shared`` runs them all on one stack (``SHARED_OVERRIDES``), as the tests do;
+``--json`` writes every drill's result to PATH as well (tests/drills/ reads it).
 Exits non-zero when a drill fails or cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import time
 import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "otpportal.settings")
 
 from drills import report  # noqa: E402 - the settings module must be named first
+from drills.common import DEPOSIT  # noqa: E402
 from drills.infra import DrillError, say  # noqa: E402
 from drills.scenarios import DRILLS, FULL, SHARED_OVERRIDES, SHORT, Drill, Size, wait_healthy  # noqa: E402
 from drills.stack import Stack  # noqa: E402
@@ -67,18 +71,30 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help=f"drills to run (default: all): {', '.join(DRILLS)}")
     parser.add_argument("--short", action="store_true", help="CI sizes")
     parser.add_argument("--shared", action="store_true", help="one stack for every drill (as the tests run them)")
-    parser.add_argument("--readme", action="store_true", help="write the results table into README.md")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the results (a JSON list) to PATH")
+    parser.add_argument("--readme", action="store_true", help="write the full results table into drills/README.md")
     options = parser.parse_args()
     unknown = set(options.names) - set(DRILLS)
     if unknown:
         parser.error(f"unknown drill(s): {', '.join(sorted(unknown))}")
     drills = [DRILLS[n] for n in (options.names or list(DRILLS))]
     size = SHORT if options.short else FULL
-    if options.shared:
-        with Stack("shared", overrides=SHARED_OVERRIDES) as stack:
-            results = [run_one(drill, size, stack) for drill in drills]
-    else:
-        results = [run_one(drill, size) for drill in drills]
+    started = time.monotonic()
+    results: list[dict[str, Any]] = []
+    try:
+        if options.shared:
+            with Stack("shared", overrides=SHARED_OVERRIDES) as stack:
+                stack.spare = stack.add_customers(len(drills), deposit=DEPOSIT)  # one setup run for all
+                for drill in drills:
+                    results.append(run_one(drill, size, stack))
+        else:
+            for drill in drills:
+                results.append(run_one(drill, size))
+    finally:
+        if options.json:
+            options.json.parent.mkdir(parents=True, exist_ok=True)
+            options.json.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    say(f"{len(results)} drill(s) in {time.monotonic() - started:.0f} s")
     print(report.terminal(results), flush=True)
     if options.readme:
         if size is not FULL:

@@ -97,6 +97,11 @@ class Proc:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
 
+    def freeze(self) -> None:
+        """SIGSTOP the whole group: it reads and answers nothing until killed (or SIGCONT)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGSTOP)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):

@@ -214,3 +214,69 @@ def otp_sends(
             body["fallback"] = list(fallback)
         sends.append(Send("/api/v1/verifications", body, key))
     return sends
+
+
+@dataclass
+class Probe:
+    path: str
+    headers: dict[str, str]
+    api: bool  # an API path: errors in the contract's JSON shape; else a dashboard page
+
+
+class Prober:
+    """Reads a few pages (an API read, a signed-in dashboard page) every ``interval`` seconds
+    from a thread of its own while a fault is on: ``start()``, ``stop()``, then the answers
+    ``(time.monotonic(), path, status, problem)``. A page may answer 503 (a short HTML
+    page), never a 500; an API answer must be the contract's."""
+
+    def __init__(self, base_url: str, probes: list[Probe], *, interval: float = 0.25) -> None:
+        self.base_url = base_url
+        self.probes = probes
+        self.interval = interval
+        self.answers: list[tuple[float, str, int, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def start(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            for probe in self.probes:
+                try:
+                    response = session.get(
+                        self.base_url + probe.path, headers=probe.headers, timeout=30, allow_redirects=False
+                    )
+                except requests.RequestException as exc:
+                    self.answers.append((time.monotonic(), probe.path, 0, f"no answer: {type(exc).__name__}"))
+                    session = requests.Session()
+                    continue
+                status = response.status_code
+                if probe.api:
+                    problem = contract_problem(response) if status >= 400 else ""
+                elif status >= 500 and (status != 503 or "text/html" not in response.headers.get("Content-Type", "")):
+                    problem = f"{status} page: {response.text[:200]!r}"
+                else:
+                    problem = ""
+                self.answers.append((time.monotonic(), probe.path, status, problem))
+            self._stop.wait(self.interval)
+
+    def problems(self) -> list[str]:
+        return [f"{path}: {problem}" for _, path, _, problem in self.answers if problem and "no answer" not in problem]
+
+    def count(self, path: str, status: int, start: float = 0.0, end: float = float("inf")) -> int:
+        return sum(1 for t, p, s, _ in self.answers if p == path and s == status and start <= t <= end)
+
+
+def probes(customer_key: str, session: str) -> list[Probe]:
+    """The API's balance (read with the live key) and the dashboard's home (signed in)."""
+    return [
+        Probe("/api/v1/balance", {"Authorization": f"Bearer {customer_key}"}, api=True),
+        Probe("/", {"Cookie": f"sessionid={session}"}, api=False),
+    ]

@@ -1,5 +1,5 @@
 """Results: ``var/drills/<name>.json`` (``<name>.short.json`` for CI sizes), a table on the
-terminal, and the README's "Reliability" table (``--readme``, full runs only)."""
+terminal, and the results table of ``drills/README.md`` (``--readme``, full runs only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from drills.infra import ROOT
 
 RESULTS = ROOT / "var" / "drills"
-README = ROOT / "README.md"
+README = ROOT / "drills" / "README.md"
 BEGIN = "<!-- drills:begin (written by `python -m drills --readme`) -->"
 END = "<!-- drills:end -->"
 
@@ -72,12 +72,13 @@ def row(result: dict[str, Any]) -> list[str]:
             )
         elif label == "5xx other":
             cells.append(str(f.get("contract_breaches", "–")))
+    cells.append(f"{result.get('seconds', 0):.0f} s")
     cells.append(result["finished"][:16].replace("T", " "))
     return cells
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    header = ["drill", "result", *(label for label, _ in COLUMNS), "run (UTC)"]
+    header = ["drill", "result", *(label for label, _ in COLUMNS), "time", "run (UTC)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row(r)) + " |" for r in results]
     return "\n".join(lines)
@@ -96,7 +97,7 @@ def terminal(results: list[dict[str, Any]]) -> str:
 def write_readme(results: list[dict[str, Any]]) -> None:
     text = README.read_text()
     if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md has no {BEGIN} … {END} block to write into")
+        raise SystemExit(f"{README} has no {BEGIN} … {END} block to write into")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = f"{BEGIN}\nLast full run: {stamp} (`make drill`; figures per drill in `var/drills/<name>.json`).\n\n"
     block += table(results) + f"\n{END}"

@@ -5,7 +5,7 @@ The product runs as in production (``DEBUG`` off, README "Running in production"
 gunicorn, three Celery workers on the README's queues, one beat, ``smpp_bind``. SMS go
 over SMPP to the local SMSC, WhatsApp to the local gateway and Cloud API servers, whose
 status callbacks come back through the product's own webhooks. What the drills change
-from the defaults, and why, is ``DRILL_SETTINGS`` (README "Reliability").
+from the defaults, and why, is ``DRILL_SETTINGS`` and ``SWEEPS`` (drills/README.md).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ PY = sys.executable
 RUNS = ROOT / "var" / "drills" / "runs"
 WA_PHONE_NUMBER_ID = "100000000000001"
 
-# What the drills set apart from the production defaults, and why (README "Reliability").
+# What the drills set apart from the production defaults, and why (drills/README.md).
 DRILL_SETTINGS: dict[str, str] = {
     # The drills prove faults lose nothing; abuse limits are proved by the hostile-input tests.
     "LIMIT_KEY_RATE": "100000",
@@ -52,6 +52,11 @@ DRILL_SETTINGS: dict[str, str] = {
     "FALLBACK_AFTER_DOWN": "15",
     "WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",  # the customer's receiver listens on 127.0.0.1
 }
+
+# Beat's sweeps, more often than production's 15 s and 60 s (seconds), set the way an
+# operator sets them in the admin's periodic tasks (django-celery-beat) once beat has
+# written its schedule: lost tasks come back within a drill's minutes.
+SWEEPS = {"messaging-sweep-outbox": 5, "messaging-retry-webhooks": 10}
 
 # Variables of the product that a drill never inherits from the shell (tests, CI, .env).
 _INHERITED_NEVER = re.compile(r"^(TESTING|CI|DJANGO_SETTINGS_MODULE|PYTEST_.*|CELERY_.*|TEST_.*)$")
@@ -73,6 +78,7 @@ class Customer:
     live_key: str
     test_key: str
     deposit: int
+    session: str = ""  # the owner's dashboard session (cookie ``sessionid``)
     webhook_secret: str = ""
 
 
@@ -107,6 +113,7 @@ class Stack:
         self.secret_key = secrets.token_urlsafe(48)
         self.hmac_key = secrets.token_urlsafe(48)
         self.customers: list[Customer] = []
+        self.spare: list[Customer] = []  # made ahead, each for one drill (drills.common.new_customer)
 
     # ------------------------------------------------------------------ environment
 
@@ -172,6 +179,9 @@ class Stack:
         self.wa_gateway.start()
         self.receiver.start()
         self.manage("migrate", "--noinput", "-v", "0", timeout=900)
+        # The pages need the static files' manifest, as in production; collected without the
+        # compressed copies (3 s instead of a minute: drills.static_settings).
+        self.manage("collectstatic", "--noinput", "-v", "0", "--settings", "drills.static_settings", timeout=300)
         self.start_web()
         for name in self.workers:
             self.start_worker(name)
@@ -179,6 +189,7 @@ class Stack:
         self.start_bind()
         for name in self.workers:
             self.wait_worker(name)
+        self.tune_sweeps()
         wait_until(lambda: self.smsc.bound_sessions("otp") >= 1, 60, "smpp_bind bound to the SMSC")
 
     def close(self) -> None:
@@ -256,6 +267,35 @@ class Stack:
         argv = [PY, "-m", "celery", "-A", "otpportal", "beat", "--loglevel", "INFO",
                 "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]  # fmt: skip
         return self._spawn("beat", argv)
+
+    def tune_sweeps(self) -> None:
+        """``SWEEPS``: each sweep's interval in beat's database schedule, then the change marked,
+        so the running beat reloads it (``Schedule changed`` in its log)."""
+        names = list(SWEEPS)
+        wait_until(
+            lambda: (
+                len(self.psql("SELECT 1 FROM django_celery_beat_periodictask WHERE name = ANY(%s)", (names,)))
+                == len(names)
+            ),
+            60,
+            "beat wrote its schedule",
+        )
+        for name, seconds in SWEEPS.items():
+            found = self.psql(
+                "SELECT id FROM django_celery_beat_intervalschedule WHERE every = %s AND period = 'seconds'", (seconds,)
+            )
+            interval = (found or self.psql(
+                "INSERT INTO django_celery_beat_intervalschedule (every, period) VALUES (%s, 'seconds') RETURNING id",
+                (seconds,),
+            ))[0][0]  # fmt: skip
+            self.psql("UPDATE django_celery_beat_periodictask SET interval_id = %s WHERE name = %s", (interval, name))
+        beat = self.procs["beat"]
+        reloads = beat.text().count("Schedule changed")  # any reload from now on reads the new intervals
+        self.psql(
+            "INSERT INTO django_celery_beat_periodictasks (ident, last_update) VALUES (1, now()) "
+            "ON CONFLICT (ident) DO UPDATE SET last_update = now()"
+        )
+        wait_until(lambda: beat.text().count("Schedule changed") > reloads, 30, "beat reloaded its schedule")
 
     def start_bind(self) -> Proc:
         return self._spawn("smpp_bind", [PY, "manage.py", "smpp_bind"])

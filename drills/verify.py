@@ -170,13 +170,19 @@ def verify(
     for message_id, row in messages.items():
         if row["channel"] == "sms":
             by_number[row["to"].lstrip("+")].append(message_id)
-    explained, unexplained = [], []
+    # (destination, extra copies, reasons): an attempt left in doubt explains one extra copy at most.
+    explained: list[tuple[str, int, list[str]]] = []
+    unexplained: list[tuple[str, int, list[str]]] = []
     for destination, count in copies.items():
         if count <= 1:
             continue
         reasons = [r for m in by_number.get(destination, []) for (_, _, r) in history[m]]
         in_doubt = [r for r in reasons if any(word in r for word in AMBIGUOUS)]
-        (explained if in_doubt else unexplained).append((destination, count, in_doubt[:2]))
+        extra = count - 1
+        if in_doubt:
+            explained.append((destination, min(extra, len(in_doubt)), in_doubt[:2]))
+        if extra > len(in_doubt):
+            unexplained.append((destination, extra - len(in_doubt), reasons[-4:]))
     delivered_without_copy = [
         m
         for m, row in messages.items()
@@ -187,9 +193,10 @@ def verify(
             "smsc_submits": len(submits),
             "smsc_accepted": sum(copies.values()),
             "smsc_unanswered": sum(1 for r in submits if not r.answered),
-            "duplicated": sum(n - 1 for _, n, _ in explained + unexplained),
-            "duplicated_lost_resp": sum(n - 1 for _, n, _ in explained),
-            "duplicated_unexplained": sum(n - 1 for _, n, _ in unexplained),
+            "smsc_lost_resp": sum(1 for r in submits if r.accepted and not r.answered),
+            "duplicated": sum(n for _, n, _ in explained + unexplained),
+            "duplicated_lost_resp": sum(n for _, n, _ in explained),
+            "duplicated_unexplained": sum(n for _, n, _ in unexplained),
             "duplicate_reasons": dict(Counter(_reason_word(r) for _, _, rs in explained for r in rs[:1])),
             "receipts_redelivered": stack.smsc.redeliveries,
         }

@@ -82,22 +82,26 @@ def _backoff(attempt: int) -> float:
 def message_dispatch(*, message_id: str, now: datetime | None = None) -> str:
     """Claim, send, record. Safe to call twice: only one claim succeeds."""
     now = now or timezone.now()
-    claimed = Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)),
-        pk=message_id,
-        status=Message.Status.QUEUED,
-    ).update(status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
-    if not claimed:
-        return "not-claimed"
-    message = Message.objects.select_related("verification", "customer").get(pk=message_id)
-    MessageStatusChange.objects.create(
-        message=message,
-        old="queued",
-        new="sending",
-        reason=f"attempt {message.attempts}",
-        actor="worker",
-        created_at=now,
-    )
+    # The claim and its history row commit together (issue 14, drill 3): a database lost between
+    # the two used to leave the message 'sending', unsent, until DISPATCH_CLAIM_TIMEOUT; now the
+    # claim rolls back and the message stays 'queued' for the outbox sweep (OUTBOX_SWEEP_AFTER).
+    with transaction.atomic():
+        claimed = Message.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)),
+            pk=message_id,
+            status=Message.Status.QUEUED,
+        ).update(status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
+        if not claimed:
+            return "not-claimed"
+        message = Message.objects.select_related("verification", "customer").get(pk=message_id)
+        MessageStatusChange.objects.create(
+            message=message,
+            old="queued",
+            new="sending",
+            reason=f"attempt {message.attempts}",
+            actor="worker",
+            created_at=now,
+        )
     verification = message.verification
     if verification is not None and (
         verification.status != Verification.Status.PENDING or verification.expires_at <= now

@@ -209,7 +209,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Webhoo
     """POST one delivery (worker). Retries with backoff until WEBHOOK_RETRY_HOURS."""
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            # Only this delivery's row (of=self): locking the joined endpoint too made every
+            # other delivery to the same endpoint skip while one was being claimed (issue 14).
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("event", "endpoint")
             .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
             .first()

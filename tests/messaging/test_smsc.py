@@ -313,6 +313,25 @@ def test_a_hung_smsc_answers_nothing_but_records_what_it_reads(smsc: SmscServer,
     assert esme.submit().status == consts.SMPP_ESME_ROK  # the next one is answered again
 
 
+def test_a_hung_smsc_that_accepts_loses_only_its_answers(smsc: SmscServer, esme: Esme) -> None:
+    """Issue 14, drill 5: the submit_sm_resp is lost, the message is not; its receipt comes
+    once the SMSC answers again."""
+    esme.bind()
+    smsc.hang(accept=True)
+    esme.client.send_message(
+        source_addr="OTPPORTAL", destination_addr=DEST, short_message=b"Kode OTP Anda 123456", registered_delivery=1
+    )
+    [record] = smsc.wait_for_submits(1)
+    assert (record.answered, record.accepted) == (False, True) and record.message_id
+    with pytest.raises(TimeoutError):  # nothing comes: no answer, no receipt
+        esme.client._socket.settimeout(0.5)  # noqa: SLF001 - smpplib exposes no read timeout
+        esme.client.read_pdu()
+    smsc.hang(False)
+    esme.client._socket.settimeout(3)  # noqa: SLF001
+    receipt = esme.client.read_pdu()
+    assert receipt.command == "deliver_sm" and receipt.receipted_message_id.decode() == record.message_id
+
+
 def _pdu_bytes(command: str, **fields: Any) -> bytes:
     from smpplib import smpp
 
