@@ -19,6 +19,7 @@ from billing import selectors, services
 from billing.models import DepositLot, LedgerEntry, TopUpRequest
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory, UserFactory
+from tests.helpers import tiny_png
 
 pytestmark = [
     pytest.mark.postgres,
@@ -58,7 +59,7 @@ def test_one_top_up_request_approved_twice_at_once_makes_one_lot() -> None:
         customer=customer,
         requested_by=staff,
         amount=500_000,
-        proof=SimpleUploadedFile("proof.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png"),
+        proof=SimpleUploadedFile("proof.png", tiny_png(), content_type="image/png"),  # a real image: proofs are read
     )
     results, errors = race(8, lambda _: services.topup_request_approve(request=request, reviewed_by=staff))
     assert len(results) == 1 and errors == ["invalid_request"] * 7
