@@ -132,6 +132,11 @@ class BenchError(RuntimeError):
     """A failure that stops the run with a clear message (no traceback)."""
 
 
+def _pause(seconds: float) -> None:
+    """Wait a little between two looks at a condition (never a fixed wait for a result)."""
+    threading.Event().wait(seconds)
+
+
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -363,7 +368,7 @@ class Bench:
             value = ready()
             if value:
                 return value
-            time.sleep(0.1)
+            _pause(0.1)
         raise BenchError(f"{proc.name} not ready after {timeout:.0f} s ({what}):\n{proc.tail()}")
 
     def start_port_printer(self, name: str, module: str, stats: Path) -> tuple[Proc, int]:
@@ -567,9 +572,19 @@ class Bench:
         return [smsc, sink]
 
     def stats(self, name: str) -> dict[str, Any]:
-        time.sleep(0.5)  # the servers write their counts every 0.2 s
+        """The server's counts as written after this call (it writes them every 0.2 s)."""
+        path = self.dir / f"{name}.json"
+        asked = time.time()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                if path.stat().st_mtime > asked:
+                    break
+            except OSError:
+                pass
+            _pause(0.05)
         try:
-            return dict(json.loads((self.dir / f"{name}.json").read_text()))
+            return dict(json.loads(path.read_text()))
         except (OSError, ValueError):
             return {}
 
