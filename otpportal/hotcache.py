@@ -8,8 +8,10 @@ caches off). A change made in this process clears every cache at once
 signals); a change made in another process takes effect there within the
 time-to-live. That bound is the contract: a revoked key, a suspended or
 terminated customer, an edited template or a suspended sender ID stop being
-used everywhere within ``HOT_CACHE_SECONDS``. Money never depends on these
-caches: balances, lots and the month's usage are read under their locks.
+used everywhere within ``HOT_CACHE_SECONDS``; so does a customer's switch
+between prepaid and postpaid (a staff action, rare). Amounts never come from
+these caches: balances, lots, the guarantee and the month's usage are read
+under their locks on every charge.
 """
 
 from __future__ import annotations
