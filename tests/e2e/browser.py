@@ -108,9 +108,10 @@ def context_fixture(browser: Browser, live_server: Any, eager_dispatch: None) ->
         locale="en-US", viewport={"width": 1280, "height": 900}, base_url=live_server.url, service_workers="block"
     )
     context.set_default_timeout(DEADLINE_MS)
+    before = database_sessions()
     yield context
     context.close()
-    end_other_sessions()
+    end_other_sessions(keep=before)
 
 
 @pytest.fixture(name="page")
@@ -119,16 +120,30 @@ def page_fixture(context: BrowserContext) -> Page:
     return context.new_page()
 
 
-def end_other_sessions() -> None:
+def database_sessions() -> set[int]:
+    """The backend ids of every session on the test database now."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def end_other_sessions(keep: set[int] = frozenset()) -> None:  # type: ignore[assignment]
     """The live server's keep-alive threads may still hold a connection; end
-    them so the test database can be flushed and dropped."""
+    them so the test database can be flushed and dropped. Only sessions opened
+    during the test (not in ``keep``) and not this one: the test's own
+    connection must survive for the next test."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND NOT (pid = ANY(%s))",
+                [sorted(keep)],
             )
 
 
