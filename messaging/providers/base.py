@@ -50,9 +50,14 @@ class ProviderResult:
     error_code: str = ""  # upstream's own code, e.g. "0x00000058" or "131026"
     error_message: str = ""
     retry_after: float | None = None  # seconds, when the upstream says; the dispatcher waits at least this long
-    # False when nothing reached the upstream (no connection, a local rate cap): such an attempt
-    # is no refusal and does not count against DISPATCH_MAX_ATTEMPTS (Review 8.14).
+    # False when the upstream cannot have sent it: nothing reached it (no connection, a local
+    # rate cap), or it answered that it did not take it (HTTP 429 or 503). Such an attempt made
+    # no copy and does not count against DISPATCH_MAX_ATTEMPTS: only the code's expiry ends
+    # the retries (Review 8.14; drill 6, a WhatsApp outage longer than six back-offs).
     submitted: bool = True
+
+
+NOT_TAKEN_HTTP_STATUSES = frozenset({429, 503})  # the upstream says it did not take the request
 
 
 class DeliveryState(enum.StrEnum):

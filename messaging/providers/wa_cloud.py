@@ -43,6 +43,7 @@ from typing import Any
 import requests
 
 from messaging.providers.base import (
+    NOT_TAKEN_HTTP_STATUSES,
     DeliveryReport,
     DeliveryState,
     OutboundMessage,
@@ -270,6 +271,7 @@ class WaCloudProvider(JsonHttpProvider[WaCloudConfig]):
             error_code=str(code) if code is not None else f"http_{response.status_code}",
             error_message=text[:500],
             retry_after=retry_after,
+            submitted=response.status_code not in NOT_TAKEN_HTTP_STATUSES,
         )
 
 

@@ -60,6 +60,7 @@ from typing import Any
 import requests
 
 from messaging.providers.base import (
+    NOT_TAKEN_HTTP_STATUSES,
     DeliveryReport,
     DeliveryState,
     OutboundMessage,
@@ -191,7 +192,13 @@ class WaGatewayProvider(JsonHttpProvider[WaGatewayConfig]):
                 retry_after = rule.retry_after
         log = logger.error if rule.operator_alert else logger.info
         log("wa_gateway send %s refused: HTTP %s reason %r -> %s", message.id, status, reason, rule.outcome)
-        return ProviderResult(rule.outcome, error_code=code, error_message=reason[:500], retry_after=retry_after)
+        return ProviderResult(
+            rule.outcome,
+            error_code=code,
+            error_message=reason[:500],
+            retry_after=retry_after,
+            submitted=status not in NOT_TAKEN_HTTP_STATUSES,
+        )
 
 
 # --- Callbacks ----------------------------------------------------------------

@@ -12,8 +12,8 @@ seconds after it was created (``retry_deadline``). Waits grow exponentially
 with jitter up to DISPATCH_BACKOFF_MAX; a provider's ``retry_after`` is only a
 lower bound. DISPATCH_MAX_ATTEMPTS remains as a safety ceiling on attempts
 that reached the provider (refusals and ambiguous errors, which may each have
-sent a copy); attempts where nothing was submitted (``submitted=False``: not
-bound, a local rate cap) do not count. A verification that asked for a
+sent a copy); attempts that cannot have sent a copy (``submitted=False``: not
+bound, a local rate cap, an upstream answering 429 or 503) do not count. A verification that asked for a
 fallback stops waiting for its channel once the channel has failed for
 FALLBACK_AFTER_DOWN seconds: the message ends ``failed``, its charge is
 reversed (R-PRE-4) and the code goes out on the next channel, never both.

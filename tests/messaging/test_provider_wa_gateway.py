@@ -374,3 +374,17 @@ def test_unconfigured_provider_refuses_without_the_network(server: WaGatewayDevS
     assert result.outcome is Outcome.PERMANENT
     assert result.error_code == "not_configured"
     assert server.requests == []
+
+
+@pytest.mark.parametrize(("http_status", "taken"), [(503, False), (429, False), (500, True), (502, True)])
+def test_a_refusal_that_took_nothing_does_not_spend_the_attempt_ceiling(
+    server: WaGatewayDevServer, provider: WaGatewayProvider, http_status: int, taken: bool
+) -> None:
+    """Drill 6: 503 and 429 say the request was not taken, so no copy can exist and the retries
+    last until the code expires (not DISPATCH_MAX_ATTEMPTS); 500 and 502 may follow a send."""
+    server.fail_next(1, http_status=http_status, reason="server busy")
+
+    result = provider.send(otp())
+
+    assert result.outcome is Outcome.RETRY
+    assert result.submitted is taken
