@@ -16,13 +16,14 @@ guard errs towards caution.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
-from messaging.limits import redis_client
+from messaging.limits import FALLBACK_PAUSE, redis_client
 
 _WINDOW_LUA = """
 local since = tonumber(ARGV[1]) - tonumber(ARGV[2])
@@ -80,29 +81,49 @@ def _keys(customer_id: int, prefix: str) -> list[str]:
     return [f"{base}:numbers", f"{base}:verifications", f"{base}:approved"]
 
 
+_down_until = 0.0  # monotonic time until which Redis is not tried again after a failure
+
+
+def _usable_client() -> Any:
+    """The Redis client; None without Redis, and for FALLBACK_PAUSE seconds after
+    Redis failed (a hung Redis must not cost every send its timeout)."""
+    if time.monotonic() < _down_until:
+        return None
+    return redis_client()
+
+
+def _failed() -> None:
+    global _down_until
+    _down_until = time.monotonic() + FALLBACK_PAUSE
+
+
 def window_take(
     *, customer_id: int, e164: str, verification_id: str, now: datetime, enforce: bool
 ) -> WindowCounts | None:
     """The window's counts before this send, and the send recorded (when it
     starts a verification: ``verification_id``) unless ``enforce`` and the
-    range is to be refused. None without Redis; raises
-    ``redis.RedisError`` when Redis does not answer."""
-    client = redis_client()
+    range is to be refused. None without Redis or while it is taken for down;
+    raises ``redis.RedisError`` when Redis does not answer."""
+    client = _usable_client()
     if client is None:
         return None
-    result = _script(client, _WINDOW_LUA)(
-        keys=_keys(customer_id, prefix_of(e164)),
-        args=[
-            repr(now.timestamp()),
-            str(settings.PUMPING_WINDOW_SECONDS),
-            "1" if enforce else "0",
-            str(settings.PUMPING_MIN_NUMBERS),
-            repr(float(settings.PUMPING_MIN_APPROVAL_RATE)),
-            e164,
-            verification_id,
-            "1" if verification_id else "0",
-        ],
-    )
+    try:
+        result = _script(client, _WINDOW_LUA)(
+            keys=_keys(customer_id, prefix_of(e164)),
+            args=[
+                repr(now.timestamp()),
+                str(settings.PUMPING_WINDOW_SECONDS),
+                "1" if enforce else "0",
+                str(settings.PUMPING_MIN_NUMBERS),
+                repr(float(settings.PUMPING_MIN_APPROVAL_RATE)),
+                e164,
+                verification_id,
+                "1" if verification_id else "0",
+            ],
+        )
+    except Exception:
+        _failed()
+        raise
     allowed, numbers, total, approved = (int(v) for v in result)
     return WindowCounts(bool(allowed), numbers, total, approved)
 
@@ -110,10 +131,14 @@ def window_take(
 def approval_record(*, customer_id: int, e164: str, verification_id: str, created_at: datetime) -> None:
     """An approved live verification, scored by when it was started (as the
     database query counts it). Raises ``redis.RedisError`` when Redis does not answer."""
-    client = redis_client()
+    client = _usable_client()
     if client is None:
         return
-    _script(client, _APPROVED_LUA)(
-        keys=[_keys(customer_id, prefix_of(e164))[2]],
-        args=[repr(created_at.timestamp()), verification_id, str(settings.PUMPING_WINDOW_SECONDS)],
-    )
+    try:
+        _script(client, _APPROVED_LUA)(
+            keys=[_keys(customer_id, prefix_of(e164))[2]],
+            args=[repr(created_at.timestamp()), verification_id, str(settings.PUMPING_WINDOW_SECONDS)],
+        )
+    except Exception:
+        _failed()
+        raise

@@ -29,6 +29,16 @@ from tests.messaging.helpers import assert_error, post, sandbox_code
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 
+@pytest.fixture(autouse=True)
+def redis_taken_for_up():  # type: ignore[no-untyped-def]
+    """Each test starts with Redis not marked down by an earlier test's failure."""
+    from messaging import pumping
+
+    pumping._down_until = 0.0
+    yield
+    pumping._down_until = 0.0
+
+
 @pytest.fixture
 def funded(cast: Cast) -> Cast:
     billing.lot_create(customer=cast.acme, amount=1_000_000, reference="bank-1")
@@ -152,3 +162,19 @@ def test_without_redis_the_database_counts(funded: Cast, settings) -> None:  # t
             "details"
         ]
     assert details["limit"] == "sms_pumping" and details["numbers_in_window"] == 3
+
+
+@pytest.mark.redis
+def test_after_a_redis_failure_the_window_is_not_tried_again_for_a_while(funded: Cast, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A hung Redis must not cost every send its timeout: after one failure the database
+    counts alone for FALLBACK_PAUSE seconds."""
+    from messaging import pumping
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    client = api_client(funded.acme_live_key)
+    assert post(client, "/api/v1/verifications", {"to": "0812-3456-0001"}).status_code == 201
+    assert pumping._down_until > 0
+    tried = []
+    monkeypatch.setattr(pumping, "redis_client", lambda: tried.append(1))
+    assert post(client, "/api/v1/verifications", {"to": "0812-3456-0002"}).status_code == 201
+    assert tried == []
