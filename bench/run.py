@@ -40,6 +40,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script (`python bench/run.py`): the project's modules too
+    sys.path.insert(0, str(ROOT))
+
+from devservers.procs import Proc  # noqa: E402 - needs ROOT on the path
+
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 README = BENCH / "README.md"
@@ -142,42 +147,6 @@ def say(message: str) -> None:
 
 
 # --- Processes --------------------------------------------------------------------------
-
-
-@dataclass
-class Proc:
-    """A service in a process group of its own, stopped with its children."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                say(f"{self.name} did not stop in {timeout:.0f} s; killing it")
-        # Whatever is left of the group (pool children, a stuck master) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(5)
-
-    def tail(self, lines: int = 25) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 def free_port() -> int:
@@ -356,7 +325,7 @@ class Bench:
 
     def stop(self, *procs: Proc) -> None:
         for proc in procs:
-            proc.stop()
+            proc.stop(20.0, on_timeout=say)
             if proc in self.procs:
                 self.procs.remove(proc)
 
@@ -1014,7 +983,7 @@ class Bench:
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
             with contextlib.suppress(Exception):
-                proc.stop(10)
+                proc.stop(10, on_timeout=say)
         self.procs.clear()
         if self.o.keep:
             say(f"kept database {self.db_name} and {self.dir} (--keep)")

@@ -11,15 +11,15 @@ import contextlib
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from devservers.procs import Proc
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_PORTS = frozenset({5432, 6379})  # other engineers' servers: never ours to stop
@@ -67,60 +67,6 @@ def port_open(port: int) -> bool:
     except OSError:
         return False
     return True
-
-
-@dataclass
-class Proc:
-    """A process in a group of its own; its output goes to ``log``."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def children(self) -> list[int]:
-        try:
-            return [int(p) for p in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
-        except OSError:
-            return []
-
-    def kill9(self) -> None:
-        """SIGKILL the whole group: no goodbye, no acknowledgements, no unbind."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(10)
-
-    def freeze(self) -> None:
-        """SIGSTOP the whole group: it reads and answers nothing until killed (or SIGCONT)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGSTOP)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout)
-        self.kill9()  # whatever is left of the group (pool children)
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
 
 
 def spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Proc:
