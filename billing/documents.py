@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
 from datetime import date
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
@@ -37,10 +33,6 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from num2words import num2words
-from pypdf import PdfReader, PdfWriter
-from weasyprint import HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from billing.models import Invoice, InvoiceLine, Statement
 from billing.usage import month_bounds
@@ -49,46 +41,20 @@ logger = logging.getLogger(__name__)
 
 LOCALE = "id"
 LABELS_PER_SHEET = 14  # 2 × 7 labels on A4 (labels.html)
-_APP_DIR = Path(__file__).resolve().parent
 
 
 # --- Rendering ------------------------------------------------------------------------
 
 
-class LocalOnlyFetcher(URLFetcher):
-    """WeasyPrint's fetcher, limited to ``data:`` URLs and files inside the
-    billing app: a document never loads anything over the network, and a
-    template that asks for a remote URL fails loudly instead of silently
-    rendering without it."""
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme == "data":
-            return super().fetch(url, headers)
-        if scheme == "file" and parts.netloc in ("", "localhost"):
-            path = Path(url2pathname(parts.path)).resolve()
-            if path.is_relative_to(_APP_DIR):
-                return super().fetch(url, headers)
-        raise FatalURLFetchingError(f"PDF documents load no resources from outside the app: {url!r}")
-
-
-_fonts = threading.local()
-
-
-def _font_config() -> FontConfiguration:
-    """One font configuration per thread, reused across renders (building it
-    is a measurable part of each render when month end renders thousands)."""
-    config = getattr(_fonts, "config", None)
-    if config is None:
-        config = _fonts.config = FontConfiguration()
-    return config
-
-
 def html_to_pdf(html: str) -> bytes:
-    """Render an HTML document to PDF bytes, with no network access."""
-    document = HTML(string=html, base_url=_APP_DIR.as_uri() + "/", url_fetcher=LocalOnlyFetcher())
-    return document.write_pdf(font_config=_font_config())
+    """Render an HTML document to PDF bytes, with no network access (``billing.rendering``).
+
+    Imported here, not at the top: WeasyPrint and pypdf weigh about 60 MB, and a web process
+    that never renders a document (issue 11: a gunicorn worker within 150 MB) need not carry
+    them."""
+    from billing.rendering import html_to_pdf as render
+
+    return render(html)
 
 
 def _render(template: str, context: dict[str, Any]) -> bytes:
@@ -252,6 +218,8 @@ def _stored_or_rendered(invoice: Invoice) -> bytes:
 def posting_batch_pdf(invoices: list[Invoice]) -> bytes:
     """One PDF for staff to print the paper copies (R-POST-4): the address
     labels first, then every invoice in the order given."""
+    from pypdf import PdfReader, PdfWriter  # see html_to_pdf: loaded where documents are made
+
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(labels_pdf(invoices))))
     for invoice in invoices:

@@ -20,8 +20,6 @@ import warnings
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image
-from pypdf import PdfReader
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +82,13 @@ def sniff(data: bytes) -> str | None:
     return next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
 
 
+# pypdf and Pillow are imported where a file is judged: a web worker that never receives an
+# upload need not carry them (issue 11: a gunicorn worker within 150 MB).
+
+
 def pdf_opens(data: bytes) -> bool:
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -97,6 +101,8 @@ def pdf_opens(data: bytes) -> bool:
 
 
 def image_opens(data: bytes, kind: str) -> bool:
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
