@@ -770,7 +770,9 @@ class Bench:
         say(f"dispatch: created in {made['seconds']} s; {count:,} SMS to the local SMSC, receipts applied")
         before = self.stats("smsc")
         timeout = max(300, self.scale.dispatch_messages // 5)
-        data = self.step("dispatch-run", {"ids": str(ids), "timeout": timeout}, timeout=timeout + 120)
+        data = self.step(
+            "dispatch-run", {"ids": str(ids), "timeout": timeout, "reference": "bench-dispatch"}, timeout=timeout + 120
+        )
         after = self.stats("smsc")
         smsc = {k: after.get(k, 0) - before.get(k, 0) for k in ("submits", "accepted", "receipts_acked")}
         smsc["duplicates"] = after.get("duplicates", 0) - before.get("duplicates", 0)

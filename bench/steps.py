@@ -363,8 +363,15 @@ def dispatch_run(args: dict[str, Any]) -> dict[str, Any]:
     states: dict[str, int] = {}
     done_at: list[float] = []
 
+    # The poll must not compete with what it measures: one GROUP BY over the run's messages
+    # (found by their verifications' reference), not a query of 5,000 ids built in Python 20
+    # times a second (that took a third of a CPU from the workers).
+    ours = Message.objects.filter(verification__reference=args.get("reference", "bench-dispatch"))
+    if ours.count() != len(ids):
+        ours = Message.objects.filter(id__in=ids)
+
     def done() -> bool:
-        rows = Message.objects.filter(id__in=ids).values("status").annotate(n=Count("id")).order_by()
+        rows = ours.values("status").annotate(n=Count("id")).order_by()
         states.clear()
         states.update({row["status"]: row["n"] for row in rows})
         if sum(states.get(s, 0) for s in final) >= len(ids):
@@ -376,7 +383,7 @@ def dispatch_run(args: dict[str, Any]) -> dict[str, Any]:
     for message_id in ids:
         enqueue_dispatch(message_id, first=True)
     enqueued = time.time()
-    finished = _wait(done, float(args["timeout"]), 0.05)
+    finished = _wait(done, float(args["timeout"]), 0.2)
     delivered = states.get("delivered", 0)
     elapsed = (done_at[0] if done_at else time.time()) - t0
     return {
