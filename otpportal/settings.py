@@ -434,6 +434,10 @@ DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=6)
 DISPATCH_BACKOFF_BASE = env.float("DISPATCH_BACKOFF_BASE", default=2.0)  # seconds, doubled per attempt, jittered
 DISPATCH_BACKOFF_MAX = env.float("DISPATCH_BACKOFF_MAX", default=30.0)  # longest wait between two attempts
 FALLBACK_AFTER_DOWN = env.int("FALLBACK_AFTER_DOWN", default=30)  # s of failing sends before the fallback channel
+# Issue 11: a dispatch task also claims up to DISPATCH_BATCH - 1 other ready SMS (SMPP only) and
+# keeps up to SMPP_WINDOW submit_sm outstanding on the process's bind. 1 turns batching off.
+DISPATCH_BATCH = env.int("DISPATCH_BATCH", default=32)
+SMPP_WINDOW = env.int("SMPP_WINDOW", default=8)
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=150)  # a 'sending' claim older than this is retaken
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=30)  # seconds a message may sit 'queued'
 FALLBACK_TIMEOUT_WA = env.int("FALLBACK_TIMEOUT_WA", default=60)  # s: not delivered by then -> next channel

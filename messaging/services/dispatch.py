@@ -22,9 +22,11 @@ reversed (R-PRE-4) and the code goes out on the next channel, never both.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -38,6 +40,7 @@ from messaging.providers import registry
 from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
 from messaging.queueing import enqueue_dispatch
 from messaging.services.delivery import pending_reports_apply, receipt_record
+from messaging.services.events import messages_event
 from messaging.services.lifecycle import fall_back, reverse_charge, transition
 
 logger = logging.getLogger(__name__)
@@ -80,28 +83,93 @@ def _backoff(attempt: int) -> float:
 
 
 def message_dispatch(*, message_id: str, now: datetime | None = None) -> str:
-    """Claim, send, record. Safe to call twice: only one claim succeeds."""
+    """Claim, send, record. Safe to call twice: only one claim succeeds.
+
+    Issue 11: the task that claims ``message_id`` also claims up to DISPATCH_BATCH - 1 other
+    SMS that are ready and that no other worker holds (``FOR UPDATE SKIP LOCKED``), submits
+    them through the SMPP bind with up to SMPP_WINDOW ``submit_sm`` outstanding, and records
+    the accepted ones in one transaction. Their own tasks then find nothing to claim. Every
+    guarantee of one message holds for each message of a batch: the claim and its history
+    commit together, an answer is written again while the database is away, a worker killed
+    mid-batch leaves its claims to the outbox sweep (DISPATCH_CLAIM_TIMEOUT)."""
     now = now or timezone.now()
-    # The claim and its history row commit together (issue 14, drill 3): a database lost between
-    # the two used to leave the message 'sending', unsent, until DISPATCH_CLAIM_TIMEOUT; now the
-    # claim rolls back and the message stays 'queued' for the outbox sweep (OUTBOX_SWEEP_AFTER).
+    messages = _claim(message_id, now)
+    if not messages:
+        return "not-claimed"
+    if len(messages) == 1:
+        return _dispatch_claimed(messages[0], now)
+    own, others = messages[0], messages[1:]
+    # Only the provider call runs on the sending threads; every database write stays here.
+    futures = [_pool().submit(_send, m) for m in others if _unsendable(m, now) is None]
+    outcome = _dispatch_claimed(own, now)
+    _record_many([future.result() for future in futures])
+    return outcome
+
+
+def _ready(now: datetime) -> Q:
+    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
+
+
+def _batch_size() -> int:
+    """How many messages one claim may take: only where the SMS provider sends in parallel
+    (SMPP: one bind, several ``submit_sm`` outstanding) and the database skips locked rows."""
+    size = max(1, settings.DISPATCH_BATCH)
+    if size == 1 or settings.PROVIDER_SMS != "smpp" or not connection.features.has_select_for_update_skip_locked:
+        return 1
+    return size
+
+
+def _claim(message_id: str, now: datetime) -> list[Message]:
+    """``message_id`` and (see ``_batch_size``) other ready live SMS, claimed in one
+    transaction with their history rows (issue 14, drill 3: a database lost between the two
+    used to leave a message 'sending', unsent; now the claim rolls back and the message stays
+    'queued' for the outbox sweep). ``message_id`` comes first; [] when it was not claimable."""
     with transaction.atomic():
-        claimed = Message.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1)),
-            pk=message_id,
-            status=Message.Status.QUEUED,
-        ).update(status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
-        if not claimed:
-            return "not-claimed"
-        message = Message.objects.select_related("verification", "customer").get(pk=message_id)
-        MessageStatusChange.objects.create(
-            message=message,
-            old="queued",
-            new="sending",
-            reason=f"attempt {message.attempts}",
-            actor="worker",
-            created_at=now,
+        claimed = Message.objects.filter(_ready(now), pk=message_id, status=Message.Status.QUEUED).update(
+            status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
         )
+        if not claimed:
+            return []
+        ids = [message_id]
+        size = _batch_size()
+        if size > 1:
+            ids += list(
+                Message.objects.select_for_update(skip_locked=True)
+                .filter(_ready(now), status=Message.Status.QUEUED, channel="sms", is_test=False)
+                .order_by("created_at")
+                .values_list("pk", flat=True)[: size - 1]
+            )
+            if len(ids) > 1:
+                Message.objects.filter(pk__in=ids[1:], status=Message.Status.QUEUED).update(
+                    status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+                )
+        by_id = Message.objects.select_related("verification", "customer").in_bulk(ids)
+        messages = [by_id[pk] for pk in ids if pk in by_id]
+        MessageStatusChange.objects.bulk_create(
+            MessageStatusChange(
+                message=message,
+                old="queued",
+                new="sending",
+                reason=f"attempt {message.attempts}",
+                actor="worker",
+                created_at=now,
+            )
+            for message in messages
+        )
+    return messages
+
+
+def _dispatch_claimed(message: Message, now: datetime) -> str:
+    """Send one claimed message and record the answer."""
+    finished = _unsendable(message, now)
+    if finished is not None:
+        return finished
+    return _record_with_retry(*_send(message))
+
+
+def _unsendable(message: Message, now: datetime) -> str | None:
+    """A claimed message that nobody can use any more is failed here, its charge reversed,
+    and the outcome returned; None when it is still worth sending."""
     verification = message.verification
     if verification is not None and (
         verification.status != Verification.Status.PENDING or verification.expires_at <= now
@@ -115,18 +183,125 @@ def message_dispatch(*, message_id: str, now: datetime | None = None) -> str:
         # Left queued past its window (a long outage, the broker down): too late to be useful.
         _finish_unsent(message, reason="retry window over before sending", code="retry_window_over", now=now)
         return "failed"
+    return None
+
+
+def _send(message: Message) -> tuple[Message, str, ProviderResult]:
+    """The provider's answer for a claimed message (no database access: it may run on a
+    sending thread)."""
     try:
         provider = registry.provider_for(
             channel=message.channel, operator=message.operator, is_test=message.is_test, on_report=receipt_record
         )
         result = provider.send(_outbound(message))
     except Exception as exc:  # noqa: BLE001 - a provider bug must not lose the message
-        logger.exception("provider failed on %s", message_id)
-        result = ProviderResult(Outcome.RETRY, error_code="provider_error", error_message=str(exc)[:300])
-        provider_name = "unknown"
-    else:
-        provider_name = provider.name
-    return _record_with_retry(message, provider_name, result)
+        logger.exception("provider failed on %s", message.id)
+        return (
+            message,
+            "unknown",
+            ProviderResult(Outcome.RETRY, error_code="provider_error", error_message=str(exc)[:300]),
+        )
+    return message, provider.name, result
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool() -> ThreadPoolExecutor:
+    """This process's sending threads (SMPP_WINDOW of them: the ``submit_sm`` a batch keeps
+    outstanding); made after a fork, since threads do not survive one (Celery prefork)."""
+    pid = os.getpid()
+    pool = _pools.get(pid)
+    if pool is None:
+        _pools.clear()
+        pool = _pools[pid] = ThreadPoolExecutor(max_workers=max(1, settings.SMPP_WINDOW), thread_name_prefix="dispatch")
+    return pool
+
+
+def _record_many(answers: list[tuple[Message, str, ProviderResult]]) -> None:
+    """Record a batch's answers: the accepted ones together (one transaction for all their
+    references, moves, history rows and events), every other one as a single message is."""
+    accepted = [a for a in answers if a[2].outcome == Outcome.ACCEPTED]
+    for answer in answers:
+        if answer[2].outcome != Outcome.ACCEPTED:
+            _record_with_retry(*answer)
+    if not accepted:
+        return
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            moved = _record_accepted(accepted, timezone.now())
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("batch of %s: recording failed (%s); trying again", len(accepted), exc)
+            connection.close()
+            threading.Event().wait(pause)
+            pause = min(pause * 2, 5.0)
+    for message, provider_name, result in accepted:
+        if message.pk not in moved:  # no longer 'sending' (a retaken claim): judged one by one
+            message.refresh_from_db(fields=["status", "submits", "sealed"])
+            _record_with_retry(message, provider_name, result)
+    by_provider: dict[str, list[str]] = {}
+    for message, provider_name, result in accepted:
+        if message.pk in moved:
+            by_provider.setdefault(provider_name, []).extend(_reference_ids(result))
+    for provider_name, ids in by_provider.items():
+        # Committed: now the receipts that overtook the ids (Review 8.16, see services.delivery).
+        pending_reports_apply(provider=provider_name, ids=ids)
+
+
+def _reference_ids(result: ProviderResult) -> tuple[str, ...]:
+    return result.part_ids or ((result.provider_message_id,) if result.provider_message_id else ())
+
+
+def _record_accepted(accepted: list[tuple[Message, str, ProviderResult]], now: datetime) -> set[str]:
+    """One transaction: every accepted message still 'sending' moves to 'sent' (as
+    ``transition`` does, history and event included). Returns the ids moved."""
+    with transaction.atomic():
+        moved = set(
+            Message.objects.select_for_update()
+            .filter(pk__in=[m.pk for m, _, _ in accepted], status=Message.Status.SENDING)
+            .values_list("pk", flat=True)
+        )
+        ProviderReference.objects.bulk_create(
+            [
+                ProviderReference(provider=name, provider_message_id=pid, message=message, part=i + 1)
+                for message, name, result in accepted
+                if message.pk in moved
+                for i, pid in enumerate(_reference_ids(result))
+            ],
+            ignore_conflicts=True,
+        )
+        rows = []
+        for message, name, result in accepted:
+            if message.pk not in moved:
+                continue
+            message.status = Message.Status.SENT
+            message.updated_at = message.sent_at = now
+            message.provider = name
+            message.provider_message_id = result.provider_message_id
+            message.submits += 1 if result.submitted else 0
+            rows.append(message)
+        if rows:
+            Message.objects.bulk_update(
+                rows, ["status", "updated_at", "sent_at", "provider", "provider_message_id", "submits"]
+            )
+            MessageStatusChange.objects.bulk_create(
+                MessageStatusChange(
+                    message=m,
+                    old="sending",
+                    new="sent",
+                    reason="accepted by provider",
+                    actor=m.provider,
+                    created_at=now,
+                )
+                for m in rows
+            )
+            messages_event(rows)
+    return moved
 
 
 def _record_with_retry(message: Message, provider_name: str, result: ProviderResult) -> str:
@@ -154,7 +329,7 @@ def _record_with_retry(message: Message, provider_name: str, result: ProviderRes
 def _record_result(message: Message, provider_name: str, result: ProviderResult, now: datetime) -> str:
     submits = message.submits + (1 if result.submitted else 0)
     if result.outcome == Outcome.ACCEPTED:
-        ids = result.part_ids or ((result.provider_message_id,) if result.provider_message_id else ())
+        ids = _reference_ids(result)
         with transaction.atomic():
             ProviderReference.objects.bulk_create(
                 [

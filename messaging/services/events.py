@@ -111,12 +111,14 @@ def endpoint_deactivate(*, endpoint: WebhookEndpoint) -> bool:
     return bool(WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(is_active=False))
 
 
-def _emit(customer_id: int, event_type: str, data: dict[str, Any]) -> WebhookEvent | None:
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True, deleted_at__isnull=True)
-        if event_type in e.events
-    ]
+def _emit(
+    customer_id: int, event_type: str, data: dict[str, Any], active: list[WebhookEndpoint] | None = None
+) -> WebhookEvent | None:
+    """An event and its deliveries to the customer's endpoints that take ``event_type``
+    (``active``: the customer's active endpoints, when the caller read them already)."""
+    if active is None:
+        active = list(WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True, deleted_at__isnull=True))
+    endpoints = [e for e in active if event_type in e.events]
     if not endpoints:
         return None
     event = WebhookEvent(customer_id=customer_id, type=event_type, payload={})
@@ -153,6 +155,21 @@ def message_event(message: Message) -> None:
     if message.status in (Message.Status.QUEUED, Message.Status.SENDING):
         return
     _emit(message.customer_id, "message.status", message_payload(message))
+
+
+def messages_event(messages: list[Message]) -> None:
+    """``message_event`` for many messages (a dispatch batch): one query for the endpoints."""
+    messages = [m for m in messages if m.status not in (Message.Status.QUEUED, Message.Status.SENDING)]
+    if not messages:
+        return
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(
+        customer_id__in={m.customer_id for m in messages}, is_active=True, deleted_at__isnull=True
+    ):
+        endpoints.setdefault(endpoint.customer_id, []).append(endpoint)
+    for message in messages:
+        if message.customer_id in endpoints:
+            _emit(message.customer_id, "message.status", message_payload(message), endpoints[message.customer_id])
 
 
 def verification_event(verification: Verification) -> None:

@@ -47,21 +47,22 @@ def test_a_claim_whose_history_cannot_be_written_is_rolled_back(
     response = post(api_client(cast.acme_live_key), "/api/v1/verifications", {"to": "0812-3456-7890"})
     assert response.status_code == 201, response.content
     message = Message.objects.get(pk=response.json()["message_id"])
-    real_create = MessageStatusChange.objects.create
+    real_create = MessageStatusChange.objects.bulk_create
 
-    def database_gone(**fields: object) -> MessageStatusChange:
-        if fields.get("new") == "sending":
+    def database_gone(rows, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        if any(row.new == "sending" for row in rows):
             raise OperationalError("server closed the connection unexpectedly")
-        return real_create(**fields)
+        return real_create(rows, *args, **kwargs)
 
-    monkeypatch.setattr(MessageStatusChange.objects, "create", database_gone)
+    monkeypatch.setattr(MessageStatusChange.objects, "bulk_create", database_gone)
     with pytest.raises(OperationalError):
         services.message_dispatch(message_id=message.id)
     message.refresh_from_db()
     assert (message.status, message.attempts, message.claimed_at) == ("queued", 0, None)
     assert provider.sent == []
 
-    monkeypatch.setattr(MessageStatusChange.objects, "create", real_create)
+    monkeypatch.setattr(MessageStatusChange.objects, "bulk_create", real_create)
     assert services.message_dispatch(message_id=message.id) == "sent"
     assert len(provider.sent) == 1
     assert list(MessageStatusChange.objects.filter(message=message).values_list("old", "new")) == [

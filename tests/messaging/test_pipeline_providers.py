@@ -129,7 +129,8 @@ def test_throttling_is_retried_and_then_sent(funded: Cast, smsc: SmscServer, set
     assert len(smsc.accepted()) == 1
 
 
-def test_a_dropped_connection_reconnects_without_loss_or_duplicate(funded: Cast, smsc: SmscServer) -> None:
+def test_a_dropped_connection_reconnects_without_loss_or_duplicate(funded: Cast, smsc: SmscServer, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DISPATCH_BATCH = 1  # one claim, one message: the second meets the dead line on its own
     first = create(funded, "/api/v1/messages", text="Kode OTP Anda 111111")
     second = create(funded, "/api/v1/messages", text="Kode OTP Anda 222222", to="0812-3456-7891")
     smsc.drop_after(1, answer=True)  # accepted and answered, then the line goes dead

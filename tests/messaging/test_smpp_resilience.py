@@ -144,7 +144,8 @@ def test_review_8_16_receipts_that_overtake_their_submit_resp_all_end_delivered(
         def worker(share: list[str]) -> None:
             try:
                 for message_id in share:
-                    assert services.message_dispatch(message_id=message_id) == "sent"
+                    # "not-claimed": another thread's batch took it (issue 11), sent once all the same
+                    assert services.message_dispatch(message_id=message_id) in ("sent", "not-claimed")
             except BaseException as exc:  # reported below
                 failures.append(exc)
             finally:
@@ -158,7 +159,7 @@ def test_review_8_16_receipts_that_overtake_their_submit_resp_all_end_delivered(
             for thread in threads:
                 thread.join(60)
             assert not failures, failures
-            assert len(smsc.accepted()) == 100
+            assert len(smsc.accepted()) == 100 == len({s.destination_addr for s in smsc.accepted()})
 
             def settled() -> bool:
                 return Message.objects.filter(pk__in=ids).exclude(status="delivered").count() == 0
