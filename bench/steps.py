@@ -381,7 +381,7 @@ def dispatch_run(args: dict[str, Any]) -> dict[str, Any]:
 
     t0 = time.time()
     for message_id in ids:
-        enqueue_dispatch(message_id, first=True)
+        enqueue_dispatch(message_id, first=True, batchable=True)  # live SMS, as sending.py says
     enqueued = time.time()
     finished = _wait(done, float(args["timeout"]), 0.2)
     delivered = states.get("delivered", 0)

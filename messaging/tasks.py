@@ -20,6 +20,11 @@ def dispatch(message_id: str) -> str:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def drain(slot: int) -> int:
+    return services.messages_drain(slot=slot)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def deliver_webhook(delivery_id: int) -> None:
     services.delivery_attempt(delivery_id=delivery_id)
 

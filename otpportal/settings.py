@@ -417,6 +417,9 @@ OTP_GUARD_PROMO_WORDS = env.list(
 # it has read (otpportal/hotcache.py); a revocation or suspension takes effect
 # everywhere within this time. 0 turns the caches off (the tests' default).
 HOT_CACHE_SECONDS = env.float("HOT_CACHE_SECONDS", default=0.0 if TESTING else 5.0)
+# Issue 11: API keys' "last used" times are noted in each process and written together once
+# this many seconds have passed since the last write (0: at once, the tests' default).
+KEY_USE_FLUSH_SECONDS = env.float("KEY_USE_FLUSH_SECONDS", default=0.0 if TESTING else 10.0)
 VERIFICATION_RESEND_COOLDOWN = env.int("VERIFICATION_RESEND_COOLDOWN", default=30)  # seconds
 LIMIT_KEY_RATE = env.float("LIMIT_KEY_RATE", default=50.0)  # requests/s per API key
 LIMIT_KEY_BURST = env.float("LIMIT_KEY_BURST", default=100.0)
@@ -438,6 +441,9 @@ FALLBACK_AFTER_DOWN = env.int("FALLBACK_AFTER_DOWN", default=30)  # s of failing
 # keeps up to SMPP_WINDOW submit_sm outstanding on the process's bind. 1 turns batching off.
 DISPATCH_BATCH = env.int("DISPATCH_BATCH", default=32)
 SMPP_WINDOW = env.int("SMPP_WINDOW", default=8)
+# Issue 11: first attempts of live SMS publish no task each; a send wakes one of this many
+# drainers (a task that claims batches from the outbox until none is ready). 0: a task each.
+DISPATCH_DRAINERS = env.int("DISPATCH_DRAINERS", default=4)
 DISPATCH_CLAIM_TIMEOUT = env.int("DISPATCH_CLAIM_TIMEOUT", default=150)  # a 'sending' claim older than this is retaken
 OUTBOX_SWEEP_AFTER = env.int("OUTBOX_SWEEP_AFTER", default=30)  # seconds a message may sit 'queued'
 FALLBACK_TIMEOUT_WA = env.int("FALLBACK_TIMEOUT_WA", default=60)  # s: not delivered by then -> next channel

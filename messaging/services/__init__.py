@@ -3,7 +3,7 @@
 from messaging.services.binds import bind_heartbeat
 from messaging.services.checking import verification_cancel, verification_check, verifications_expire
 from messaging.services.delivery import delivery_record, receipt_record
-from messaging.services.dispatch import message_dispatch
+from messaging.services.dispatch import message_dispatch, messages_drain
 from messaging.services.events import (
     deliveries_sweep,
     delivery_attempt,
@@ -30,6 +30,7 @@ __all__ = [
     "fallback_send",
     "message_dispatch",
     "message_send",
+    "messages_drain",
     "outbox_sweep",
     "receipt_record",
     "template_delete",

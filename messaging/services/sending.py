@@ -187,7 +187,8 @@ def _insert_message(
     MessageStatusChange.objects.create(
         message=message, old="", new=Message.Status.QUEUED, reason="accepted", actor="api", created_at=now
     )
-    transaction.on_commit(lambda: enqueue_dispatch(message.id, first=True))
+    batchable = message.channel == "sms" and not message.is_test
+    transaction.on_commit(lambda: enqueue_dispatch(message.id, first=True, batchable=batchable))
     return message
 
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import selectors, services
@@ -78,3 +80,30 @@ def test_last_used_is_recorded_at_most_once_a_minute(cast: Cast) -> None:
     with time_machine.travel("2026-03-02 10:01:31+07:00", tick=False):
         api_client(cast.acme_live_key).get("/api/v1/me")
         assert ApiKey.objects.get(prefix=cast.acme_live_key[:17]).last_used_at == timezone.now()
+
+
+def test_key_uses_are_written_together_off_the_request_path(cast: Cast, settings) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: a request notes its key's use; the noted uses of many keys are written in one
+    UPDATE once KEY_USE_FLUSH_SECONDS have passed, not one UPDATE and commit per request."""
+    selectors.key_uses_write()
+    settings.KEY_USE_FLUSH_SECONDS = 3600
+    with time_machine.travel("2026-03-02 10:00:00+07:00", tick=False):
+        assert api_client(cast.acme_live_key).get("/api/v1/me").status_code == 200
+        assert api_client(cast.acme_test_key).get("/api/v1/me").status_code == 200
+        keys = ApiKey.objects.filter(prefix__in=[cast.acme_live_key[:17], cast.acme_test_key[:17]])
+        assert [k.last_used_at for k in keys] == [None, None]  # noted, not yet written
+        with CaptureQueriesContext(connection) as queries:
+            assert selectors.key_uses_write() == 2
+        assert len([q for q in queries if q["sql"].startswith("UPDATE")]) == 1
+        assert {k.last_used_at for k in keys.all()} == {timezone.now()}
+        assert selectors.key_uses_write() == 0  # nothing left
+
+
+def test_uses_noted_while_the_flush_interval_runs_are_written_by_a_later_request(cast: Cast, settings) -> None:  # type: ignore[no-untyped-def]
+    selectors.key_uses_write()
+    settings.KEY_USE_FLUSH_SECONDS = 3600
+    api_client(cast.acme_live_key).get("/api/v1/me")
+    assert ApiKey.objects.get(prefix=cast.acme_live_key[:17]).last_used_at is None
+    settings.KEY_USE_FLUSH_SECONDS = 0
+    api_client(cast.acme_test_key).get("/api/v1/me")  # its request writes both
+    assert ApiKey.objects.filter(last_used_at__isnull=False).count() >= 2
