@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from datetime import timedelta
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Case, Exists, OuterRef, QuerySet, When
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
@@ -13,6 +18,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ActivityEvent, ApiKey, Customer, Invitation, Membership, User
 from otpportal.hotcache import TtlCache
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIXES = ("otp_live_", "otp_test_")
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -32,8 +39,8 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
     a revoked key or a suspended customer takes effect everywhere within
     ``HOT_CACHE_SECONDS``, at once in the process that made the change).
 
-    ``last_used_at`` is refreshed at most once a minute (a conditional UPDATE),
-    so the hot send path does not write on every request.
+    ``last_used_at`` is refreshed at most once a minute and written in batches
+    (``note_key_use``), so a request does not pay an UPDATE and its commit.
     """
     if not secret.startswith(KEY_PREFIXES) or len(secret) > 128:
         return None
@@ -42,6 +49,7 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
     if cached is None:
         return None
     # Each request gets its own copies: nothing a request sets on them leaks into the next.
+    note_key_use(cached)
     api_key = copy.copy(cached)
     api_key.customer = copy.copy(cached.customer)
     return api_key
@@ -49,13 +57,54 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
 
 def _load_key(key_hash: str) -> ApiKey | None:
     api_key = ApiKey.objects.select_related("customer").filter(key_hash=key_hash, revoked_at__isnull=True).first()
-    if api_key is None:
-        return None
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
     return api_key
+
+
+# --- When a key was last used (issue 11: off the request path) ------------------------------
+#
+# A use is noted in this process (at most one per key per LAST_USED_RESOLUTION) and the noted
+# times are written together, in one UPDATE, once KEY_USE_FLUSH_SECONDS have passed since the
+# last write. With 10,000 keys in rotation every request used to pay an UPDATE and its commit.
+# What a process noted but had not written when it died is lost: a time shown to the minute on
+# the keys page, a minute or so late at worst, never a wrong one.
+
+_uses: dict[int, datetime] = {}
+_uses_lock = threading.Lock()
+_uses_written = time.monotonic()
+
+
+def note_key_use(api_key: ApiKey, now: datetime | None = None) -> None:
+    """Record that ``api_key`` was used (``api_key`` is the process's cached row: its
+    ``last_used_at`` remembers what was noted, so a key is noted once a minute)."""
+    global _uses_written
+    now = now or timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+        with _uses_lock:
+            _uses[api_key.pk] = now
+    if _uses and time.monotonic() - _uses_written >= settings.KEY_USE_FLUSH_SECONDS:
+        _uses_written = time.monotonic()
+        try:
+            key_uses_write()
+        except DatabaseError:  # kept for the next write: a "last used" time never fails a request
+            logger.warning("API key uses not written; kept for the next try", exc_info=True)
+
+
+def key_uses_write() -> int:
+    """Write the noted uses (one UPDATE); returns how many keys. A failed write keeps them."""
+    with _uses_lock:
+        uses = dict(_uses)
+        _uses.clear()
+    if not uses:
+        return 0
+    try:
+        ApiKey.objects.bulk_update([ApiKey(pk=pk, last_used_at=at) for pk, at in uses.items()], ["last_used_at"])
+    except DatabaseError:
+        with _uses_lock:
+            for pk, at in uses.items():
+                _uses.setdefault(pk, at)
+        raise
+    return len(uses)
 
 
 def customer_api_keys(*, customer: Customer) -> QuerySet[ApiKey]:
