@@ -164,7 +164,12 @@ def test_review_8_16_receipts_that_overtake_their_submit_resp_all_end_delivered(
             def settled() -> bool:
                 return Message.objects.filter(pk__in=ids).exclude(status="delivered").count() == 0
 
-            wait_for(settled, timeout=30, interval=0.1)
+            try:
+                wait_for(settled, timeout=30, interval=0.1)
+            except AssertionError as exc:  # say where they stopped: the status of each and what is pending
+                statuses = sorted(Message.objects.filter(pk__in=ids).values_list("status", flat=True))
+                pending = list(PendingReport.objects.values_list("provider_message_id", "state"))
+                raise AssertionError(f"not all delivered: {statuses}; pending reports {pending}") from exc
         finally:
             stop.set()
             binding.join(10)
