@@ -109,3 +109,25 @@ def _price_list_present(request: pytest.FixtureRequest) -> None:
 def shipped_price_list(transactional_db: None) -> None:
     """Explicit form of the above, for transactional tests that name it."""
     _ensure_shipped_price_list()
+
+
+@pytest.fixture
+def fresh_providers() -> Iterator[None]:
+    """Providers built anew for the test and closed after it (a bind to a test SMSC must not
+    outlive its server), and the database connections that the test's threads opened closed."""
+    from django.db import connections
+
+    from messaging.providers import registry, smpp
+
+    registry.reset()
+    smpp.close_providers()
+    yield
+    registry.reset()
+    smpp.close_providers()
+    connections.close_all()
+
+
+@pytest.fixture
+def without_redis(settings) -> None:  # type: ignore[no-untyped-def]
+    """Limits and marks in the database or the process: the test does not depend on Redis."""
+    settings.REDIS_URL = ""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from billing import services as billing
@@ -23,27 +23,15 @@ from billing.models import Charge
 from devservers.smsc import SmscServer
 from messaging import services
 from messaging.models import Message, MessageStatusChange, ProviderReference, Verification, WebhookEvent
-from messaging.providers import registry, smpp
 from tests.conftest import Cast, api_client
 from tests.helpers import wait_for
 from tests.messaging.helpers import post
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("shipped_price_list"),
+    pytest.mark.usefixtures("shipped_price_list", "fresh_providers", "without_redis"),
     pytest.mark.postgres,
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_providers(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    settings.REDIS_URL = ""
-    registry.reset()
-    smpp.close_providers()
-    yield
-    registry.reset()
-    smpp.close_providers()
-    connections.close_all()
 
 
 @pytest.fixture

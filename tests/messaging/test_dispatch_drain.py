@@ -14,34 +14,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from billing import services as billing
 from devservers.smsc import SmscServer
 from messaging import queueing, services
 from messaging.limits import redis_client
 from messaging.models import Message
-from messaging.providers import registry, smpp
 from messaging.services import dispatch
 from tests.conftest import Cast, api_client
 from tests.messaging.helpers import post
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("shipped_price_list"),
+    pytest.mark.usefixtures("shipped_price_list", "fresh_providers"),
     pytest.mark.postgres,
     pytest.mark.redis,
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_providers() -> Iterator[None]:
-    registry.reset()
-    smpp.close_providers()
-    yield
-    registry.reset()
-    smpp.close_providers()
-    connections.close_all()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connections
 
 from billing import selectors as billing_selectors
 from billing import services as billing
@@ -18,24 +17,15 @@ from devservers.wa_gateway import DEV_CALLBACK_SECRET, WaGatewayDevServer
 from devservers.wa_gateway import DEV_TOKEN as GW_TOKEN
 from messaging import services
 from messaging.models import Message
-from messaging.providers import registry, smpp
 from tests.conftest import Cast, api_client
 from tests.helpers import wait_for
 from tests.messaging.helpers import post
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shipped_price_list")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_price_list", "fresh_providers", "without_redis"),
+]
 TO = "+6281234567890"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_providers(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    settings.REDIS_URL = ""
-    registry.reset()
-    smpp.close_providers()
-    yield
-    registry.reset()
-    smpp.close_providers()
-    connections.close_all()
 
 
 @pytest.fixture

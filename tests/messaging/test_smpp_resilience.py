@@ -4,7 +4,6 @@ an outage, an SMSC down past the code's expiry, receipts that overtake their sub
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,21 +26,14 @@ from tests.messaging.helpers import post
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("shipped_price_list"),
+    pytest.mark.usefixtures("shipped_price_list", "fresh_providers", "without_redis"),
     pytest.mark.postgres,
 ]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_providers(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    settings.REDIS_URL = ""
+def _over_smpp(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PROVIDER_SMS = "smpp"
-    registry.reset()
-    smpp.close_providers()
-    yield
-    registry.reset()
-    smpp.close_providers()
-    connections.close_all()
 
 
 @pytest.fixture

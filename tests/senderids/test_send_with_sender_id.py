@@ -9,32 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.db import connections
 
 from devservers.smsc import SmscServer
 from messaging import services as messaging
-from messaging.providers import registry, smpp
 from senderids import services
 from tests.conftest import Cast, api_client
 from tests.messaging.helpers import assert_error, post
 from tests.senderids.helpers import activate, apply, registration
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shipped_price_list")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_price_list", "fresh_providers", "without_redis"),
+]
 
 TELKOMSEL = "0812-3456-7890"
 XL = "0817-1234-5678"
 THREE = "0896-1234-5678"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_providers(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    settings.REDIS_URL = ""
-    registry.reset()
-    smpp.close_providers()
-    yield
-    registry.reset()
-    smpp.close_providers()
-    connections.close_all()
 
 
 @pytest.fixture
