@@ -31,16 +31,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from messaging.crypto import unseal
-from messaging.models import Message, MessageStatusChange, ProviderReference, Verification
+from messaging.models import Message, ProviderReference, Verification
 from messaging.providers import registry
 from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
 from messaging.queueing import enqueue_dispatch
+from messaging.services.batching import claim, record_accepted, reference_ids
 from messaging.services.delivery import pending_reports_apply, receipt_record
-from messaging.services.events import messages_event
 from messaging.services.lifecycle import fall_back, reverse_charge, transition
 
 logger = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ def message_dispatch(*, message_id: str, now: datetime | None = None) -> str:
     commit together, an answer is written again while the database is away, a worker killed
     mid-batch leaves its claims to the outbox sweep (DISPATCH_CLAIM_TIMEOUT)."""
     now = now or timezone.now()
-    messages = _claim(message_id, now)
+    messages = claim(message_id, now)
     if not messages:
         return "not-claimed"
     if len(messages) == 1:
@@ -142,10 +141,10 @@ def messages_drain(*, slot: int) -> int:
     while True:
         mark("renew")
         now = timezone.now()
-        messages = _claim(None, now)
+        messages = claim(None, now)
         if not messages:
             mark("delete")
-            messages = _claim(None, timezone.now())
+            messages = claim(None, timezone.now())
             if not messages:
                 return claimed
             if not mark("set"):  # another drainer woke meanwhile: it takes over from here
@@ -162,104 +161,6 @@ def messages_drain(*, slot: int) -> int:
 def _dispatch_batch(messages: list[Message], now: datetime) -> None:
     futures = [_pool().submit(_send, m) for m in messages if _unsendable(m, now) is None]
     _record_many([future.result() for future in futures])
-
-
-def _ready(now: datetime) -> Q:
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
-
-
-def _batch_size() -> int:
-    """How many messages one claim may take: only where the SMS provider sends in parallel
-    (SMPP: one bind, several ``submit_sm`` outstanding) and the database skips locked rows."""
-    size = max(1, settings.DISPATCH_BATCH)
-    if size == 1 or settings.PROVIDER_SMS != "smpp" or not connection.features.has_select_for_update_skip_locked:
-        return 1
-    return size
-
-
-def _claim(message_id: str | None, now: datetime) -> list[Message]:
-    """``message_id`` and (see ``_batch_size``) other ready live SMS, claimed together with
-    their history rows (issue 14, drill 3: a database lost between the two used to leave a
-    message 'sending', unsent; now the claim is undone and the message stays 'queued' for the
-    outbox sweep). ``message_id`` comes first; [] when it was not claimable. Without a
-    ``message_id`` (a drainer): a batch of ready live SMS."""
-    size = _batch_size()
-    if message_id is None:
-        ids = _claim_in_one_statement(None, now, size) if size > 1 else []
-    elif size > 1 or connection.vendor == "postgresql":
-        ids = _claim_in_one_statement(message_id, now, size - 1)
-    else:
-        ids = _claim_one(message_id, now)
-    if not ids:
-        return []
-    by_id = Message.objects.select_related("verification", "customer").in_bulk(ids)
-    return [by_id[pk] for pk in ids if pk in by_id]
-
-
-def _claim_one(message_id: str, now: datetime) -> list[str]:
-    with transaction.atomic():
-        claimed = Message.objects.filter(_ready(now), pk=message_id, status=Message.Status.QUEUED).update(
-            status=Message.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
-        )
-        if not claimed:
-            return []
-        attempts = Message.objects.filter(pk=message_id).values_list("attempts", flat=True).get()
-        MessageStatusChange.objects.create(
-            message_id=message_id,
-            old="queued",
-            new="sending",
-            reason=f"attempt {attempts}",
-            actor="worker",
-            created_at=now,
-        )
-    return [message_id]
-
-
-def _claim_in_one_statement(message_id: str | None, now: datetime, others: int) -> list[str]:
-    """PostgreSQL: the claim, the batch and the history rows in one statement, so the rows are
-    locked for as long as the statement runs and no longer (issue 11: with the claim spread
-    over a transaction of five statements, the tasks of a batch's messages spent a quarter of
-    their time waiting on its row locks). The task's own message waits for a lock (another
-    worker holding it decides its fate); the others are only taken when free (SKIP LOCKED)."""
-    message = Message._meta.db_table
-    history = MessageStatusChange._meta.db_table
-    sql = f"""
-        WITH own AS (
-            SELECT id FROM {message}
-            WHERE id = %(own)s AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %(soon)s)
-            FOR UPDATE
-        ), others AS (
-            SELECT id FROM {message}
-            WHERE %(others)s > 0 AND (%(drain)s OR EXISTS (SELECT 1 FROM own)) AND id <> %(own)s
-              AND status = 'queued' AND channel = 'sms' AND NOT is_test
-              AND (next_attempt_at IS NULL OR next_attempt_at <= %(soon)s)
-            ORDER BY created_at
-            LIMIT %(others)s
-            FOR UPDATE SKIP LOCKED
-        ), claimed AS (
-            UPDATE {message} AS m
-            SET status = 'sending', claimed_at = %(now)s, attempts = m.attempts + 1, updated_at = %(now)s
-            FROM (SELECT id FROM own UNION ALL SELECT id FROM others) AS picked
-            WHERE m.id = picked.id
-            RETURNING m.id, m.attempts, m.created_at
-        ), moves AS (
-            INSERT INTO {history} (message_id, old, new, reason, actor, created_at)
-            SELECT id, 'queued', 'sending', 'attempt ' || attempts, 'worker', %(now)s FROM claimed
-        )
-        SELECT id FROM claimed ORDER BY id <> %(own)s, created_at
-    """  # noqa: S608 - table names from the models, values as parameters
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "own": message_id or "",
-                "drain": message_id is None,
-                "soon": now + timedelta(seconds=1),
-                "now": now,
-                "others": max(0, others),
-            },
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _dispatch_claimed(message: Message, now: datetime) -> str:
@@ -334,7 +235,7 @@ def _record_many(answers: list[tuple[Message, str, ProviderResult]]) -> None:
     pause = 0.5
     while True:
         try:
-            moved = _record_accepted(accepted, timezone.now())
+            moved = record_accepted(accepted, timezone.now())
             break
         except (OperationalError, InterfaceError) as exc:
             if time.monotonic() + pause > deadline:
@@ -350,73 +251,10 @@ def _record_many(answers: list[tuple[Message, str, ProviderResult]]) -> None:
     by_provider: dict[str, list[str]] = {}
     for message, provider_name, result in accepted:
         if message.pk in moved:
-            by_provider.setdefault(provider_name, []).extend(_reference_ids(result))
+            by_provider.setdefault(provider_name, []).extend(reference_ids(result))
     for provider_name, ids in by_provider.items():
         # Committed: now the receipts that overtook the ids (Review 8.16, see services.delivery).
         pending_reports_apply(provider=provider_name, ids=ids)
-
-
-def _reference_ids(result: ProviderResult) -> tuple[str, ...]:
-    return result.part_ids or ((result.provider_message_id,) if result.provider_message_id else ())
-
-
-def _record_accepted(accepted: list[tuple[Message, str, ProviderResult]], now: datetime) -> set[str]:
-    """One transaction: every accepted message still 'sending' moves to 'sent' (as
-    ``transition`` does, history and event included). Returns the ids moved.
-
-    The move is one ``UPDATE … FROM (VALUES …) RETURNING`` (batches exist on PostgreSQL only):
-    Django's ``bulk_update`` builds a CASE per field and row, and compiling it took half of a
-    dispatching worker's CPU (issue 11, profile of the dispatch case)."""
-    table = Message._meta.db_table
-    rows = ", ".join(["(%s::text, %s::text, %s::text, %s::integer)"] * len(accepted))
-    params: list[object] = []
-    for message, name, result in accepted:
-        params += [message.pk, name, result.provider_message_id, 1 if result.submitted else 0]
-    sql = f"""
-        UPDATE {table} AS m
-        SET status = 'sent', updated_at = %s, sent_at = %s, provider = v.provider,
-            provider_message_id = v.provider_message_id, submits = m.submits + v.submitted
-        FROM (VALUES {rows}) AS v(id, provider, provider_message_id, submitted)
-        WHERE m.id = v.id AND m.status = 'sending'
-        RETURNING m.id
-    """  # noqa: S608 - the table name from the model, values as parameters
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [now, now, *params])
-            moved = {row[0] for row in cursor.fetchall()}
-        moved_rows = []
-        for message, name, result in accepted:
-            if message.pk not in moved:
-                continue
-            message.status = Message.Status.SENT
-            message.updated_at = message.sent_at = now
-            message.provider = name
-            message.provider_message_id = result.provider_message_id
-            message.submits += 1 if result.submitted else 0
-            moved_rows.append(message)
-        ProviderReference.objects.bulk_create(
-            [
-                ProviderReference(provider=name, provider_message_id=pid, message=message, part=i + 1)
-                for message, name, result in accepted
-                if message.pk in moved
-                for i, pid in enumerate(_reference_ids(result))
-            ],
-            ignore_conflicts=True,
-        )
-        if moved_rows:
-            MessageStatusChange.objects.bulk_create(
-                MessageStatusChange(
-                    message=m,
-                    old="sending",
-                    new="sent",
-                    reason="accepted by provider",
-                    actor=m.provider,
-                    created_at=now,
-                )
-                for m in moved_rows
-            )
-            messages_event(moved_rows)
-    return moved
 
 
 def _record_with_retry(message: Message, provider_name: str, result: ProviderResult) -> str:
@@ -444,7 +282,7 @@ def _record_with_retry(message: Message, provider_name: str, result: ProviderRes
 def _record_result(message: Message, provider_name: str, result: ProviderResult, now: datetime) -> str:
     submits = message.submits + (1 if result.submitted else 0)
     if result.outcome == Outcome.ACCEPTED:
-        ids = _reference_ids(result)
+        ids = reference_ids(result)
         with transaction.atomic():
             ProviderReference.objects.bulk_create(
                 [
