@@ -31,3 +31,18 @@ def local_webhooks(settings) -> None:  # type: ignore[no-untyped-def]
     """Let webhook deliveries reach receivers on 127.0.0.1. Review 8.7: off by
     default (SSRF), so turned on only by the tests that use a local receiver."""
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+
+
+@pytest.fixture
+def funded_smsc(settings, cast) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Acme funded, SMS over SMPP to a local SMSC (fast receipts), pumping checks out of the
+    way of tests that send to many numbers of one range on purpose."""
+    from billing import services as billing
+    from devservers.smsc import SmscServer
+
+    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
+    with SmscServer(receipt_delay=0.05) as server:
+        settings.SMPP_ACCOUNTS = [f"smpp://otp:secret@127.0.0.1:{server.port}/?name=main&tps=1000"]
+        settings.PROVIDER_SMS = "smpp"
+        settings.PUMPING_MIN_NUMBERS = 1000
+        yield server

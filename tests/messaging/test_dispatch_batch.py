@@ -11,7 +11,6 @@ message taken along. Needs PostgreSQL (``SKIP LOCKED``); on SQLite a claim is on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -35,15 +34,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def smsc(settings, cast: Cast) -> Iterator[SmscServer]:  # type: ignore[no-untyped-def]
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
-    with SmscServer(receipt_delay=0.05) as server:
-        settings.SMPP_ACCOUNTS = [f"smpp://otp:secret@127.0.0.1:{server.port}/?name=main&tps=1000"]
-        settings.PROVIDER_SMS = "smpp"
-        settings.DISPATCH_BATCH = 32
-        settings.SMPP_WINDOW = 4
-        settings.PUMPING_MIN_NUMBERS = 1000  # many numbers of one range on purpose
-        yield server
+def smsc(settings, funded_smsc: SmscServer) -> SmscServer:  # type: ignore[no-untyped-def]
+    settings.DISPATCH_BATCH = 32
+    settings.SMPP_WINDOW = 4
+    return funded_smsc
 
 
 def number(i: int) -> str:

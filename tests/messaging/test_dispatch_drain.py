@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from billing import services as billing
 from devservers.smsc import SmscServer
 from messaging import queueing, services
 from messaging.limits import redis_client
@@ -41,18 +40,13 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...
 
 
 @pytest.fixture
-def smsc(settings, cast: Cast) -> Iterator[SmscServer]:  # type: ignore[no-untyped-def]
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
-    with SmscServer(receipt_delay=0.05) as server:
-        settings.SMPP_ACCOUNTS = [f"smpp://otp:secret@127.0.0.1:{server.port}/?name=main&tps=1000"]
-        settings.PROVIDER_SMS = "smpp"
-        settings.DISPATCH_BATCH = 8
-        settings.DISPATCH_DRAINERS = 1  # one slot: every message wakes the same drainer
-        settings.PUMPING_MIN_NUMBERS = 1000  # many numbers of one range on purpose
-        client, key = redis_client(), queueing.wake_key(0)
-        client.delete(key)
-        yield server
-        client.delete(key)
+def smsc(settings, funded_smsc: SmscServer) -> Iterator[SmscServer]:  # type: ignore[no-untyped-def]
+    settings.DISPATCH_BATCH = 8
+    settings.DISPATCH_DRAINERS = 1  # one slot: every message wakes the same drainer
+    client, key = redis_client(), queueing.wake_key(0)
+    client.delete(key)
+    yield funded_smsc
+    client.delete(key)
 
 
 def send(cast: Cast, i: int, key: str | None = None) -> str:
