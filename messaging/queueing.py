@@ -81,8 +81,15 @@ def enqueue_sandbox_report(provider_message_id: str, state: str, *, countdown: f
 def drainers() -> int:
     """How many drainers may run at once (0: every message has a task of its own)."""
     from django.conf import settings
+    from django.db import connection
 
-    if settings.PROVIDER_SMS != "smpp" or settings.DISPATCH_BATCH <= 1:
+    # As ``services.batching.batch_size``: a drainer claims in batches, which needs SMPP and a
+    # database that skips locked rows (not SQLite); elsewhere it would find nothing to claim.
+    if (
+        settings.PROVIDER_SMS != "smpp"
+        or settings.DISPATCH_BATCH <= 1
+        or not connection.features.has_select_for_update_skip_locked
+    ):
         return 0
     return max(0, settings.DISPATCH_DRAINERS)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from devservers.smsc import SmscServer
 from messaging import queueing, services
@@ -133,3 +134,14 @@ def test_a_drainer_hands_over_to_a_fresh_task(
     assert redis_client().exists(queueing.wake_key(0))  # still awake: the next task carries on
     assert Message.objects.filter(pk__in=ids, status="queued").count() == 4
     assert services.messages_drain(slot=0) == 4
+
+
+def test_no_drainers_where_the_database_cannot_skip_locked_rows(
+    smsc: SmscServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite (``make run``) with SMPP: a drainer could claim nothing there, so each message
+    keeps a task of its own rather than wait for the outbox sweep."""
+    assert queueing.drainers() == 1
+    monkeypatch.setattr(connection.features, "has_select_for_update_skip_locked", False)
+    assert queueing.drainers() == 0
+    assert queueing.wake_drainer("msg_x") is False
