@@ -24,7 +24,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -86,33 +86,25 @@ def receipt_record(report: DeliveryReport) -> str:
 def _record_for_reference(report: DeliveryReport) -> str | None:
     """Apply ``report`` to the message holding its provider id; None when no message does yet.
     Call inside a transaction."""
+    ref = (
+        ProviderReference.objects.select_for_update()
+        .filter(provider=report.provider, provider_message_id=report.provider_message_id)
+        .first()
+    )
+    if ref is None:
+        return None
     new_status = _STATE_TO_STATUS[report.state]
-    # Forward only, in one statement (issue 11: the receipt path was nine round trips): the
-    # reference moves when its state ranks below the report's; nothing returned means either
-    # no such reference yet or a stale/duplicate report, told apart by a second look.
-    lower = [state for state, rank in RANK.items() if rank < RANK[new_status]]
-    table = ProviderReference._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = %s WHERE provider = %s AND provider_message_id = %s "  # noqa: S608
-            f"AND state IN ({', '.join(['%s'] * (len(lower) + 1))}) RETURNING message_id",
-            [new_status, report.provider, report.provider_message_id, "", *lower],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        exists = ProviderReference.objects.filter(
-            provider=report.provider, provider_message_id=report.provider_message_id
-        ).exists()
-        return "ignored" if exists else None
-    message = Message.objects.select_for_update(of=("self",)).select_related("verification").get(pk=row[0])
+    if ref.state and RANK[new_status] <= RANK[ref.state]:
+        return "ignored"
+    ref.state = new_status
+    ref.save(update_fields=["state"])
+    message = Message.objects.select_for_update(of=("self",)).select_related("verification").get(pk=ref.message_id)
     now = timezone.now()
     if new_status == Message.Status.SENT:
         return "ignored" if message.status != Message.Status.SENDING else _apply(message, new_status, report, now)
-    if new_status == Message.Status.DELIVERED:
-        # Every part, however the provider split it (its parts need not be our billing units).
-        states = ProviderReference.objects.filter(message=message).values_list("state", flat=True)
-        if any(s != Message.Status.DELIVERED for s in states):
-            return "applied"  # wait for every part
+    states = list(ProviderReference.objects.filter(message=message).values_list("state", flat=True))
+    if new_status == Message.Status.DELIVERED and any(s != Message.Status.DELIVERED for s in states):
+        return "applied"  # wait for every part
     return _apply(message, new_status, report, now)
 
 
