@@ -5,6 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from billing.pricing import clear_cache
+from messaging.providers import registry
+from tests.messaging.helpers import Scripted
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +48,12 @@ def funded_smsc(settings, cast) -> Iterator[object]:  # type: ignore[no-untyped-
         settings.PROVIDER_SMS = "smpp"
         settings.PUMPING_MIN_NUMBERS = 1000
         yield server
+
+
+@pytest.fixture
+def scripted(settings) -> Iterator[Scripted]:  # type: ignore[no-untyped-def]
+    provider = Scripted()
+    registry.register("scripted", provider)
+    settings.PROVIDER_SMS = "scripted"
+    yield provider
+    registry.reset()

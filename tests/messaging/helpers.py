@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from messaging.models import SandboxMessage
+from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
 
 
 def sandbox_code(to: str = "+6281234567890") -> str:
@@ -31,3 +32,22 @@ def assert_error(response, status: int, code: str, field: str | None = None) -> 
     if field is not None:
         assert field in body["error"]["details"], body
     return body["error"]
+
+
+class Scripted:
+    """A provider that answers from a script and records what it was given."""
+
+    name = "scripted"
+
+    def __init__(self, *results: ProviderResult) -> None:
+        self.results = list(results)
+        self.sent: list[OutboundMessage] = []
+
+    def send(self, message: OutboundMessage) -> ProviderResult:
+        self.sent.append(message)
+        result = (
+            self.results.pop(0)
+            if self.results
+            else ProviderResult(Outcome.ACCEPTED, provider_message_id=f"p{len(self.sent)}")
+        )
+        return result

@@ -20,37 +20,9 @@ from messaging.providers import registry
 from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
 from tests.conftest import Cast, api_client
 from tests.messaging.dispatch_helpers import worker_loop
-from tests.messaging.helpers import post
+from tests.messaging.helpers import Scripted, post
 
 pytestmark = pytest.mark.django_db
-
-
-class Scripted:
-    """A provider that answers from a script and records what it was given."""
-
-    name = "scripted"
-
-    def __init__(self, *results: ProviderResult) -> None:
-        self.results = list(results)
-        self.sent: list[OutboundMessage] = []
-
-    def send(self, message: OutboundMessage) -> ProviderResult:
-        self.sent.append(message)
-        result = (
-            self.results.pop(0)
-            if self.results
-            else ProviderResult(Outcome.ACCEPTED, provider_message_id=f"p{len(self.sent)}")
-        )
-        return result
-
-
-@pytest.fixture
-def scripted(settings) -> Iterator[Scripted]:  # type: ignore[no-untyped-def]
-    provider = Scripted()
-    registry.register("scripted", provider)
-    settings.PROVIDER_SMS = "scripted"
-    yield provider
-    registry.reset()
 
 
 @pytest.fixture

@@ -12,32 +12,10 @@ from django.db import OperationalError, connection
 from billing import services as billing
 from messaging import services
 from messaging.models import Message, MessageStatusChange
-from messaging.providers import registry
-from messaging.providers.base import OutboundMessage, Outcome, ProviderResult
 from tests.conftest import Cast, api_client
-from tests.messaging.helpers import post
+from tests.messaging.helpers import Scripted, post
 
 pytestmark = pytest.mark.django_db
-
-
-class Recording:
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-
-    def send(self, message: OutboundMessage) -> ProviderResult:
-        self.sent.append(message)
-        return ProviderResult(Outcome.ACCEPTED, provider_message_id=f"r{len(self.sent)}")
-
-
-@pytest.fixture
-def provider(settings) -> Iterator[Recording]:  # type: ignore[no-untyped-def]
-    recording = Recording()
-    registry.register("recording", recording)
-    settings.PROVIDER_SMS = "recording"
-    yield recording
-    registry.reset()
 
 
 @pytest.fixture
@@ -64,7 +42,7 @@ def history_fails() -> Iterator[None]:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_whose_history_cannot_be_written_is_rolled_back(
-    cast: Cast, provider: Recording, request: pytest.FixtureRequest
+    cast: Cast, scripted: Scripted, request: pytest.FixtureRequest
 ) -> None:
     billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
     response = post(api_client(cast.acme_live_key), "/api/v1/verifications", {"to": "0812-3456-7890"})
@@ -75,13 +53,13 @@ def test_a_claim_whose_history_cannot_be_written_is_rolled_back(
         services.message_dispatch(message_id=message.id)
     message.refresh_from_db()
     assert (message.status, message.attempts, message.claimed_at) == ("queued", 0, None)
-    assert provider.sent == []
+    assert scripted.sent == []
     assert not MessageStatusChange.objects.filter(message=message, new="sending").exists()
 
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {MessageStatusChange._meta.db_table} DISABLE TRIGGER test_history_gone")
     assert services.message_dispatch(message_id=message.id) == "sent"
-    assert len(provider.sent) == 1
+    assert len(scripted.sent) == 1
     assert list(MessageStatusChange.objects.filter(message=message).values_list("old", "new")) == [
         ("", "queued"),
         ("queued", "sending"),
