@@ -107,3 +107,32 @@ def test_uses_noted_while_the_flush_interval_runs_are_written_by_a_later_request
     settings.KEY_USE_FLUSH_SECONDS = 0
     api_client(cast.acme_test_key).get("/api/v1/me")  # its request writes both
     assert ApiKey.objects.filter(last_used_at__isnull=False).count() >= 2
+
+
+def test_key_lookup_by_written_sql_gives_the_orm_rows(cast: Cast) -> None:
+    """Issue 11: the key behind a request is read by a statement written once
+    (otpportal.rowsql), not compiled per call; its instances carry every field
+    the ORM's select_related gives, converted alike (dates, booleans)."""
+    created = services.api_key_create(customer=cast.acme, name="backend")
+    expected = ApiKey.objects.select_related("customer").get(pk=created.api_key.pk)
+
+    with CaptureQueriesContext(connection) as queries:
+        loaded = selectors._load_key(selectors.hash_secret(created.secret))
+        customer = loaded.customer  # attached: no second query
+    assert len(queries) == 1
+    assert loaded is not None and loaded._state.adding is False
+    for field in ApiKey._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
+    for field in type(customer)._meta.concrete_fields:
+        assert getattr(customer, field.attname) == getattr(expected.customer, field.attname), field.name
+    assert loaded.created_at.tzinfo is not None
+    assert isinstance(customer.require_two_factor, bool)
+
+
+def test_key_lookup_by_written_sql_skips_revoked_and_unknown_keys(cast: Cast) -> None:
+    created = services.api_key_create(customer=cast.acme)
+    key_hash = selectors.hash_secret(created.secret)
+    assert selectors._load_key(key_hash) is not None
+    services.api_key_revoke(api_key=created.api_key)
+    assert selectors._load_key(key_hash) is None
+    assert selectors._load_key("0" * 64) is None
