@@ -11,7 +11,7 @@ class MessagingConfig(AppConfig):
 
         checks.register(sandbox_in_production, "providers")  # review 8.10
 
-        from messaging.models import MessageTemplate
+        from messaging.models import MessageTemplate, WebhookEndpoint
         from otpportal import hotcache
 
-        hotcache.clear_on_change(MessageTemplate)
+        hotcache.clear_on_change(MessageTemplate, WebhookEndpoint)

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ActivityEvent, ApiKey, Customer, User
 from accounts.services import activity_record
 from messaging.models import Message, Verification, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from otpportal import netguard
+from otpportal import hotcache, netguard
 from otpportal.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 EVENTS = tuple(WebhookEndpoint.Event.values)
 SIGNATURE_HEADER = "X-OTP-Signature"
 MAX_ENDPOINTS = 10
+ENDPOINT_GONE = "Not sent: the endpoint was deleted or deactivated"
 DELIVER_TASK = "messaging.tasks.deliver_webhook"  # by name: messaging.tasks imports these services
 
 
@@ -101,6 +102,7 @@ def endpoint_delete(
         if url is None:
             raise ServiceError("not_found", _("No such webhook endpoint."))
         live.update(deleted_at=timezone.now(), is_active=False)
+        hotcache.clear_all()  # an update sends no signal (the endpoints are cached, issue 11)
         activity_record(
             customer=customer, action=ActivityEvent.Action.WEBHOOK_DELETED, user=actor, api_key=api_key, target=url
         )
@@ -108,7 +110,29 @@ def endpoint_delete(
 
 def endpoint_deactivate(*, endpoint: WebhookEndpoint) -> bool:
     """Staff: stop deliveries to an endpoint without deleting it."""
-    return bool(WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(is_active=False))
+    changed = bool(WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(is_active=False))
+    hotcache.clear_all()  # an update sends no signal (the endpoints are cached, issue 11)
+    return changed
+
+
+# Issue 11: every status change of a verification or a message asks which endpoints take
+# it; a check paid a query for that (10 % of it in a profile), almost always to learn
+# "none". The answer is kept per process like the API key (otpportal.hotcache): an endpoint
+# added elsewhere gets events within HOT_CACHE_SECONDS; one deleted or deactivated elsewhere
+# may still get an event written in that time, and its delivery stops at the attempt
+# (delivery_attempt checks the endpoint again).
+_endpoints: hotcache.TtlCache[tuple[WebhookEndpoint, ...]] = hotcache.TtlCache("webhook endpoints")
+
+
+def _active_endpoints(customer_id: int) -> list[WebhookEndpoint]:
+    return list(
+        _endpoints.get(
+            customer_id,
+            lambda: tuple(
+                WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True, deleted_at__isnull=True)
+            ),
+        )
+    )
 
 
 def _emit(
@@ -117,14 +141,14 @@ def _emit(
     """An event and its deliveries to the customer's endpoints that take ``event_type``
     (``active``: the customer's active endpoints, when the caller read them already)."""
     if active is None:
-        active = list(WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True, deleted_at__isnull=True))
+        active = _active_endpoints(customer_id)
     endpoints = [e for e in active if event_type in e.events]
     if not endpoints:
         return None
     event = WebhookEvent(customer_id=customer_id, type=event_type, payload={})
     event.payload = {"id": event.id, "type": event_type, "created_at": timezone.now().isoformat(), "data": data}
     event.save(force_insert=True)
-    deliveries = WebhookDelivery.objects.bulk_create(WebhookDelivery(event=event, endpoint=e) for e in endpoints)
+    deliveries = WebhookDelivery.objects.bulk_create(WebhookDelivery(event=event, endpoint_id=e.pk) for e in endpoints)
     ids = [d.pk for d in deliveries]
     transaction.on_commit(lambda: [_enqueue(i) for i in ids])
     return event
@@ -238,6 +262,15 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Webhoo
         now = now or timezone.now()
         if delivery.next_attempt_at and delivery.next_attempt_at > now + timedelta(seconds=1):
             return delivery  # not due yet (an early duplicate task)
+        if not delivery.endpoint.is_active or delivery.endpoint.deleted_at is not None:
+            # Deleted or deactivated after the event was written (or by a process whose
+            # cached endpoints were a few seconds old): nothing more is posted to it.
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.completed_at = now
+            delivery.next_attempt_at = None
+            delivery.last_error = ENDPOINT_GONE
+            delivery.save(update_fields=["status", "completed_at", "next_attempt_at", "last_error"])
+            return delivery
         delivery.attempts += 1
         number = delivery.attempts
         endpoint, event = delivery.endpoint, delivery.event

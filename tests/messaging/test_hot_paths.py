@@ -178,3 +178,59 @@ def test_after_a_redis_failure_the_window_is_not_tried_again_for_a_while(funded:
     monkeypatch.setattr(pumping, "redis_client", lambda: tried.append(1))
     assert post(client, "/api/v1/verifications", {"to": "0812-3456-0002"}).status_code == 201
     assert tried == []
+
+
+# --- webhook endpoints (issue 11: read once per process, not on every status change) --------
+
+
+def _verification(cast: Cast) -> Verification:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return Verification(
+        customer=cast.acme,
+        to="+6281234567890",
+        channel="sms",
+        status="approved",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+
+def test_webhook_endpoints_are_read_once_and_a_change_here_is_seen_at_once(funded: Cast, cached) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging import services
+    from messaging.models import WebhookEndpoint, WebhookEvent
+    from messaging.services.events import verification_event
+
+    verification_event(_verification(funded))  # reads "no endpoints" and keeps it
+    with CaptureQueriesContext(connection) as queries:
+        verification_event(_verification(funded))
+    assert len(queries) == 0 and not WebhookEvent.objects.exists()
+
+    endpoint = services.endpoint_create(customer=funded.acme, url="https://x.test/h")
+    verification_event(_verification(funded))  # created in this process: seen at once
+    assert WebhookEvent.objects.count() == 1
+
+    services.endpoint_delete(customer=funded.acme, endpoint_id=endpoint.id)  # an update: no signal
+    verification_event(_verification(funded))
+    assert WebhookEvent.objects.count() == 1
+    assert WebhookEndpoint.objects.get(pk=endpoint.id).deleted_at is not None
+
+
+def test_a_webhook_endpoint_added_elsewhere_gets_events_within_the_cache_time(funded: Cast, cached, settings) -> None:  # type: ignore[no-untyped-def]
+    from messaging.models import WebhookEndpoint, WebhookEvent
+    from messaging.services.events import verification_event
+
+    verification_event(_verification(funded))
+    # Another process added one: this process got no signal.
+    WebhookEndpoint.objects.bulk_create(
+        [WebhookEndpoint(customer=funded.acme, url="https://x.test/h", events=["verification.status"], secret="s")]
+    )
+    verification_event(_verification(funded))
+    assert not WebhookEvent.objects.exists()  # still the cached "none"...
+    cached["now"] += settings.HOT_CACHE_SECONDS + 0.1
+    verification_event(_verification(funded))
+    assert WebhookEvent.objects.count() == 1  # ...for at most HOT_CACHE_SECONDS

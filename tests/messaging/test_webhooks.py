@@ -178,3 +178,25 @@ def test_deliveries_are_enqueued_by_task_name_on_the_webhooks_queue() -> None:
 
     assert DELIVER_TASK in app.tasks
     assert app.amqp.router.route({}, DELIVER_TASK)["queue"].name == "webhooks"
+
+
+@pytest.mark.usefixtures("local_webhooks")
+def test_a_delivery_to_an_endpoint_deleted_since_the_event_is_not_posted(
+    cast: Cast, receiver: CallbackReceiver
+) -> None:
+    """Issue 11: the endpoints are cached per process for HOT_CACHE_SECONDS, so an
+    event can be written for an endpoint deleted or deactivated a moment before
+    elsewhere; its delivery stops at the attempt, with the reason, and posts nothing."""
+    deleted = services.endpoint_create(customer=cast.acme, url=receiver.url)
+    deactivated = services.endpoint_create(customer=cast.acme, url=receiver.url + "b")
+    first = services.test_event_send(customer=cast.acme, endpoint_id=deleted.id)
+    second = services.test_event_send(customer=cast.acme, endpoint_id=deactivated.id)
+    services.endpoint_delete(customer=cast.acme, endpoint_id=deleted.id)
+    services.endpoint_deactivate(endpoint=deactivated)
+    for delivery in (first, second):
+        services.delivery_attempt(delivery_id=delivery.pk)
+        delivery.refresh_from_db()
+        assert delivery.status == "failed" and delivery.completed_at is not None
+        assert delivery.last_error == "Not sent: the endpoint was deleted or deactivated"
+        assert delivery.attempts == 0 and not WebhookAttempt.objects.filter(delivery=delivery).exists()
+    assert receiver.requests == []
