@@ -1,6 +1,6 @@
 """Per-process caches for what every send reads and almost never changes
 (issue 11): the API key behind a secret, a customer's message template, its
-active sender ID per operator.
+active sender ID per operator, its webhook endpoints.
 
 Each entry lives ``settings.HOT_CACHE_SECONDS`` (default 5; 0 turns the
 caches off). A change made in this process clears every cache at once

@@ -413,8 +413,8 @@ OTP_GUARD_PROMO_WORDS = env.list(
         "bonus",
     ],
 )
-# Issue 11: seconds a process keeps an API key, a template or an active sender ID
-# it has read (otpportal/hotcache.py); a revocation or suspension takes effect
+# Issue 11: seconds a process keeps an API key, a template, an active sender ID or
+# a customer's webhook endpoints it has read (otpportal/hotcache.py); a revocation or suspension takes effect
 # everywhere within this time. 0 turns the caches off (the tests' default).
 HOT_CACHE_SECONDS = env.float("HOT_CACHE_SECONDS", default=0.0 if TESTING else 5.0)
 # Issue 11: API keys' "last used" times are noted in each process and written together once
