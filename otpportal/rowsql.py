@@ -83,3 +83,68 @@ class JoinedRow(Generic[M]):
         parent = self.parent_field.related_model.from_db(alias, [f.attname for f in parents], values[len(own) :])
         self.parent_field.set_cached_value(instance, parent)
         return instance
+
+
+# Field classes whose Python value is what the database column takes: COPY writes them as they are.
+_PLAIN = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateField",
+    "DateTimeField",
+    "IntegerField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SlugField",
+    "SmallIntegerField",
+    "TextField",
+}
+
+
+def _plain(field: Field) -> bool:
+    if field.is_relation:
+        field = field.target_field
+    return field.get_internal_type() in _PLAIN and not getattr(field, "auto_now", False)
+
+
+def copy_insert(model: type[Model], objs: list[Model], *, using: str = "default", with_ids: bool = False) -> int:
+    """Insert ``objs`` (unsaved instances of ``model``) with one ``COPY … FROM STDIN``
+    on PostgreSQL, ``bulk_create`` elsewhere; returns how many. Issue 11: the
+    month-end's 18,000 invoice lines cost more in Django's bulk INSERT (every value
+    prepared, then dumped into arrays) than in the database. Like ``bulk_create`` it
+    sends no signal. With ``with_ids`` the instances get their primary keys first, taken
+    from the table's sequence in one statement; without, they get none."""
+    if not objs:
+        return 0
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        model._default_manager.using(using).bulk_create(objs, batch_size=500)
+        return len(objs)
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    if with_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [quote(model._meta.db_table), pk.column, len(objs)],
+            )
+            for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, pk.attname, new_id)
+                obj._state.adding = False
+                obj._state.db = using
+    fields = [f for f in model._meta.concrete_fields if not (f is pk and getattr(objs[0], f.attname) is None)]
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    plain = [_plain(f) for f in fields]
+    # The wrapper turns the driver's errors into Django's (a unique violation is an IntegrityError).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row(
+                [
+                    getattr(obj, f.attname) if is_plain else f.get_db_prep_save(f.pre_save(obj, True), connection)
+                    for f, is_plain in zip(fields, plain, strict=True)
+                ]
+            )
+    return len(objs)
