@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime
 
 import pytest
 from pypdf import PdfReader
@@ -15,16 +16,21 @@ from billing import exports, services
 from billing.documents import invoice_pdf
 from billing.models import Charge, Invoice
 from billing.templatetags.money import format_rupiah
-from tests.billing.postpaid_builders import close_november, postpaid_customer, send
+from tests.billing.postpaid_builders import WIB, close_november, postpaid_customer, send
 
 pytestmark = pytest.mark.django_db
+
+REVERSED_AT = datetime(2026, 11, 28, 10, 0, tzinfo=WIB)
 
 
 def test_charges_pdf_and_csv_agree_to_the_rupiah() -> None:
     customer = postpaid_customer()
     sends = [("sms", "telkomsel", 2)] * 400 + [("sms", "three", 1)] * 350 + [("wa_official", "", 1)] * 300
     send(customer, sends)
-    services.reverse(charge=Charge.objects.filter(customer=customer).first(), reason="refused by the SMSC")
+    # Reversed in November, before the month closed (a fixed time: the real clock may be past CLOSE_AT).
+    services.reverse(
+        charge=Charge.objects.filter(customer=customer).first(), reason="refused by the SMSC", now=REVERSED_AT
+    )
     invoice = close_november(customer)
     billed = Charge.objects.filter(customer=customer, reversed_at__isnull=True)
     assert invoice.units == sum(c.units for c in billed) == 2 * 399 + 350 + 300  # 1.448 units: tier 2
