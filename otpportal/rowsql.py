@@ -148,3 +148,45 @@ def copy_insert(model: type[Model], objs: list[Model], *, using: str = "default"
                 ]
             )
     return len(objs)
+
+
+class Scalar:
+    """The first column of the first row of a queryset whose SQL is compiled once.
+
+    ``build(**sentinels)`` returns the queryset (a ``values_list(…, flat=True)``
+    with its order); it is compiled on first use with the given sentinel values
+    standing for the parameters, and each ``get(**values)`` runs the same
+    statement with the values in their places. For lookups by equality on
+    plain columns (the sentinels must be values that no fixed part of the
+    query uses); the column read must need no conversion (text, integers).
+    """
+
+    def __init__(self, build: Callable[..., Any], **sentinels: object) -> None:
+        self.build = build
+        self.sentinels = sentinels
+        self._compiled: dict[str, tuple[str, list[tuple[str | None, object]]]] = {}
+        self._model: type[Model] | None = None
+
+    def _compile(self, alias: str) -> tuple[str, list[tuple[str | None, object]]]:
+        queryset = self.build(**self.sentinels)[:1]
+        sql, params = queryset.query.get_compiler(alias).as_sql()
+        by_value = {repr(value): name for name, value in self.sentinels.items()}
+        slots = [(by_value.get(repr(param)), param) for param in params]
+        missing = set(self.sentinels) - {name for name, _ in slots}
+        if missing:
+            raise ValueError(f"sentinels not found among the query's parameters: {sorted(missing)}")
+        return sql, slots
+
+    def get(self, **values: object) -> Any:
+        if self._model is None:
+            self._model = self.build(**self.sentinels).model
+        alias = router.db_for_read(self._model)
+        compiled = self._compiled.get(alias)
+        if compiled is None:
+            compiled = self._compiled[alias] = self._compile(alias)
+        sql, slots = compiled
+        params = [values[name] if name is not None else fixed for name, fixed in slots]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else row[0]

@@ -3,8 +3,10 @@
 ``active_sender_id`` is on the send path: one query on the registrations
 table alone, served by an index on (customer, operator) (the partial index
 ``sidreg_active_lookup`` over active rows, or the ``sidreg_live_once``
-constraint's, which the planner may prefer). Nothing is cached, so a
-suspension takes effect on the very next send in every process.
+constraint's, which the planner may prefer), its SQL compiled once
+(``otpportal.rowsql.Scalar``, issue 11). The send path keeps the answer for
+``HOT_CACHE_SECONDS`` (``messaging.services.sending``); a suspension made in
+a process clears it there at once.
 """
 
 from __future__ import annotations
@@ -16,9 +18,24 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from otpportal.errors import ServiceError
+from otpportal.rowsql import Scalar
 from senderids.models import Registration, RegistrationStatusChange, SenderId
 
 ACTIVE = Registration.Status.ACTIVE
+
+
+def _active_names(customer_id: int, operator: str, name_key: str | None = None) -> QuerySet[Registration]:
+    rows = Registration.objects.filter(customer_id=customer_id, operator=operator, status=ACTIVE).exclude(
+        route=Registration.Route.REGULAR
+    )
+    if name_key is not None:
+        rows = rows.filter(name_key=name_key)
+    return rows.order_by("activated_at", "id").values_list("name", flat=True)
+
+
+_SENTINELS = {"customer_id": -7_310_000_000_000_001, "operator": "~operator~"}
+_first_active = Scalar(_active_names, **_SENTINELS)
+_active_named = Scalar(_active_names, **_SENTINELS, name_key="~name-key~")
 
 
 def active_sender_id(*, customer: Customer, operator: str, requested: str = "") -> str | None:
@@ -31,12 +48,9 @@ def active_sender_id(*, customer: Customer, operator: str, requested: str = "") 
     """
     if not operator:
         return None
-    rows = Registration.objects.filter(customer_id=customer.pk, operator=operator, status=ACTIVE).exclude(
-        route=Registration.Route.REGULAR
-    )
     if requested:
-        rows = rows.filter(name_key=requested.strip().upper())
-    return rows.order_by("activated_at", "id").values_list("name", flat=True).first()
+        return _active_named.get(customer_id=customer.pk, operator=operator, name_key=requested.strip().upper())
+    return _first_active.get(customer_id=customer.pk, operator=operator)
 
 
 def sender_ids(*, customer: Customer) -> QuerySet[SenderId]:

@@ -1,10 +1,11 @@
 """R-CH-4 on the send path: ``senderids.selectors.active_sender_id``.
 
-Decision: no cache. The lookup is one query on the registrations table,
-served by an index on (customer, operator) (``sidreg_active_lookup``, partial
-on active rows, or the ``sidreg_live_once`` constraint's); a cache would need cross-process invalidation on every
-status change and would save no round trip over a Redis cache. Since nothing
-is cached, a suspension is seen by the very next send in every process.
+The lookup is one query on the registrations table, served by an index on
+(customer, operator) (``sidreg_active_lookup``, partial on active rows, or
+the ``sidreg_live_once`` constraint's), its SQL compiled once
+(``otpportal.rowsql.Scalar``). The selector itself keeps nothing: a
+suspension is seen by its very next call. The send path keeps the answer for
+``HOT_CACHE_SECONDS`` (tested in tests/messaging/test_hot_paths.py).
 """
 
 from __future__ import annotations
@@ -117,3 +118,32 @@ def test_the_lookup_is_served_by_an_index_among_many_registrations(eligible: Cas
     assert active.customer_id == eligible.acme.pk
     assert '"Relation Name": "senderids_registration"' in text, text
     assert "Seq Scan" not in text and ("Index Scan" in text or "Index Only Scan" in text), text
+
+
+def test_the_lookup_is_one_statement_compiled_once_with_each_call_s_values(eligible: Cast) -> None:
+    """Issue 11: the statement is the ORM's own, compiled on first use; each call binds its values."""
+    activate(registration(apply(eligible, name="TokoKu"), "xl"), eligible.staff)
+    for customer, operator, expected in [
+        (eligible.acme, "xl", "TokoKu"),
+        (eligible.acme, "telkomsel", None),
+        (eligible.globex, "xl", None),
+        (eligible.acme, "xl", "TokoKu"),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            assert selectors.active_sender_id(customer=customer, operator=operator) == expected
+        assert len(queries) == 1
+        assert f"{customer.pk}" in queries[0]["sql"] and operator in queries[0]["sql"]
+
+
+def test_a_compiled_lookup_refuses_sentinels_the_query_does_not_use() -> None:
+    from otpportal.rowsql import Scalar
+
+    lookup = Scalar(
+        lambda customer_id, operator: Registration.objects.filter(customer_id=customer_id).values_list(
+            "name", flat=True
+        ),
+        customer_id=-1,
+        operator="~unused~",
+    )
+    with pytest.raises(ValueError, match="operator"):
+        lookup.get(customer_id=1, operator="xl")
