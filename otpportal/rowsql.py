@@ -177,7 +177,7 @@ class Scalar:
             raise ValueError(f"sentinels not found among the query's parameters: {sorted(missing)}")
         return sql, slots
 
-    def get(self, **values: object) -> Any:
+    def _row(self, values: dict[str, object]) -> tuple[str, tuple[Any, ...] | None]:
         if self._model is None:
             self._model = self.build(**self.sentinels).model
         alias = router.db_for_read(self._model)
@@ -188,5 +188,41 @@ class Scalar:
         params = [values[name] if name is not None else fixed for name, fixed in slots]
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
-            row = cursor.fetchone()
+            return alias, cursor.fetchone()
+
+    def get(self, **values: object) -> Any:
+        _alias, row = self._row(values)
         return None if row is None else row[0]
+
+
+class FirstInstance(Scalar):
+    """``Scalar``'s compiled-once statement for a queryset of whole rows (no
+    ``values``, ``only`` or ``select_related``; ``select_for_update`` allowed,
+    inside the transaction): ``get(**values)`` is the first instance, built as
+    the ORM builds it (``Model.from_db`` after the backend's converters), or None."""
+
+    def __init__(self, build: Callable[..., Any], **sentinels: object) -> None:
+        super().__init__(build, **sentinels)
+        self._prepared: dict[str, tuple[list[str], list[tuple[int, Any, list[Converter]]]]] = {}
+
+    def get(self, **values: object) -> Any:
+        alias, row = self._row(values)
+        if row is None:
+            return None
+        model: Any = self._model  # set by _row
+        connection = connections[alias]
+        prepared = self._prepared.get(alias)
+        if prepared is None:
+            fields = model._meta.concrete_fields
+            expressions = [field.get_col(model._meta.db_table) for field in fields]
+            converters = [
+                (index, expression, connection.ops.get_db_converters(expression) + field.get_db_converters(connection))
+                for index, (field, expression) in enumerate(zip(fields, expressions, strict=True))
+            ]
+            prepared = self._prepared[alias] = ([f.attname for f in fields], [c for c in converters if c[2]])
+        attnames, converters = prepared
+        converted = list(row)
+        for index, expression, field_converters in converters:
+            for converter in field_converters:
+                converted[index] = converter(converted[index], expression, connection)
+        return model.from_db(alias, attnames, converted)

@@ -234,3 +234,32 @@ def test_a_webhook_endpoint_added_elsewhere_gets_events_within_the_cache_time(fu
     cached["now"] += settings.HOT_CACHE_SECONDS + 0.1
     verification_event(_verification(funded))
     assert WebhookEvent.objects.count() == 1  # ...for at most HOT_CACHE_SECONDS
+
+
+# --- the check's row lock by SQL compiled once (issue 11) ------------------------------------
+
+
+def test_the_check_reads_the_same_row_the_orm_reads(funded: Cast, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.services.checking import _locked_by_id
+
+    client = api_client(funded.acme_live_key)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = post(client, "/api/v1/verifications", {"to": "0812-3456-7890"}).json()
+    expected = Verification.objects.get(pk=created["id"])
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        locked = _locked_by_id.get(customer_id=funded.acme.pk, verification_id=created["id"])
+        assert _locked_by_id.get(customer_id=funded.globex.pk, verification_id=created["id"]) is None
+        assert _locked_by_id.get(customer_id=funded.acme.pk, verification_id="ver_nosuch") is None
+    assert len(queries) == 3
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in queries[0]["sql"]
+    for field in Verification._meta.concrete_fields:
+        assert getattr(locked, field.attname) == getattr(expected, field.attname), field.name
+    assert locked.expires_at.tzinfo is not None and isinstance(locked.code_hmacs, type(expected.code_hmacs))
+    assert locked._state.adding is False
+    # The check answers through it.
+    response = post(client, f"/api/v1/verifications/{created['id']}/check", {"code": sandbox_code()})
+    assert response.json()["valid"] is True and response.json()["status"] == "approved"
