@@ -161,6 +161,8 @@ class Scalar:
     query uses); the column read must need no conversion (text, integers).
     """
 
+    first_only = True
+
     def __init__(self, build: Callable[..., Any], **sentinels: object) -> None:
         self.build = build
         self.sentinels = sentinels
@@ -168,7 +170,9 @@ class Scalar:
         self._model: type[Model] | None = None
 
     def _compile(self, alias: str) -> tuple[str, list[tuple[str | None, object]]]:
-        queryset = self.build(**self.sentinels)[:1]
+        queryset = self.build(**self.sentinels)
+        if self.first_only:
+            queryset = queryset[:1]
         sql, params = queryset.query.get_compiler(alias).as_sql()
         by_value = {repr(value): name for name, value in self.sentinels.items()}
         slots = [(by_value.get(repr(param)), param) for param in params]
@@ -177,7 +181,7 @@ class Scalar:
             raise ValueError(f"sentinels not found among the query's parameters: {sorted(missing)}")
         return sql, slots
 
-    def _row(self, values: dict[str, object]) -> tuple[str, tuple[Any, ...] | None]:
+    def _execute(self, values: dict[str, object]) -> tuple[str, list[tuple[Any, ...]]]:
         if self._model is None:
             self._model = self.build(**self.sentinels).model
         alias = router.db_for_read(self._model)
@@ -188,11 +192,21 @@ class Scalar:
         params = [values[name] if name is not None else fixed for name, fixed in slots]
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
-            return alias, cursor.fetchone()
+            return alias, cursor.fetchall()
 
     def get(self, **values: object) -> Any:
-        _alias, row = self._row(values)
-        return None if row is None else row[0]
+        _alias, rows = self._execute(values)
+        return rows[0][0] if rows else None
+
+
+class Column(Scalar):
+    """``Scalar`` for every row: ``get(**values)`` is the list of the first column's values."""
+
+    first_only = False
+
+    def get(self, **values: object) -> Any:
+        _alias, rows = self._execute(values)
+        return [row[0] for row in rows]
 
 
 class FirstInstance(Scalar):
@@ -206,10 +220,11 @@ class FirstInstance(Scalar):
         self._prepared: dict[str, tuple[list[str], list[tuple[int, Any, list[Converter]]]]] = {}
 
     def get(self, **values: object) -> Any:
-        alias, row = self._row(values)
-        if row is None:
+        alias, rows = self._execute(values)
+        if not rows:
             return None
-        model: Any = self._model  # set by _row
+        row = rows[0]
+        model: Any = self._model  # set by _execute
         connection = connections[alias]
         prepared = self._prepared.get(alias)
         if prepared is None:

@@ -31,6 +31,7 @@ from django.utils import timezone
 from messaging.models import Message, PendingReport, ProviderReference
 from messaging.providers.base import DeliveryReport, DeliveryState, ReportDeferred
 from messaging.services.lifecycle import RANK, fall_back, reverse_charge, transition
+from otpportal.rowsql import Column, FirstInstance
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,23 @@ _STATE_TO_STATUS = {
     DeliveryState.UNDELIVERED: Message.Status.UNDELIVERED,
     DeliveryState.FAILED: Message.Status.UNDELIVERED,
 }
+
+
+# Issue 11: a receipt is several statements; the two run for every one of them are compiled
+# once (otpportal.rowsql), the same SQL the ORM wrote for them. The row locks are unchanged.
+_locked_reference = FirstInstance(
+    lambda provider, provider_message_id: (
+        ProviderReference.objects.select_for_update()
+        .filter(provider=provider, provider_message_id=provider_message_id)
+        .order_by("pk")
+    ),
+    provider="~provider~",
+    provider_message_id="~provider-message-id~",
+)
+_reference_states = Column(
+    lambda message_id: ProviderReference.objects.filter(message_id=message_id).values_list("state", flat=True),
+    message_id="~message-id~",
+)
 
 
 def delivery_record(report: DeliveryReport) -> str:
@@ -86,11 +104,7 @@ def receipt_record(report: DeliveryReport) -> str:
 def _record_for_reference(report: DeliveryReport) -> str | None:
     """Apply ``report`` to the message holding its provider id; None when no message does yet.
     Call inside a transaction."""
-    ref = (
-        ProviderReference.objects.select_for_update()
-        .filter(provider=report.provider, provider_message_id=report.provider_message_id)
-        .first()
-    )
+    ref = _locked_reference.get(provider=report.provider, provider_message_id=report.provider_message_id)
     if ref is None:
         return None
     new_status = _STATE_TO_STATUS[report.state]
@@ -102,7 +116,7 @@ def _record_for_reference(report: DeliveryReport) -> str | None:
     now = timezone.now()
     if new_status == Message.Status.SENT:
         return "ignored" if message.status != Message.Status.SENDING else _apply(message, new_status, report, now)
-    states = list(ProviderReference.objects.filter(message=message).values_list("state", flat=True))
+    states = _reference_states.get(message_id=message.pk)
     if new_status == Message.Status.DELIVERED and any(s != Message.Status.DELIVERED for s in states):
         return "applied"  # wait for every part
     return _apply(message, new_status, report, now)
