@@ -55,3 +55,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if CI and skipped:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; CI requires every test to run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_keys_per_worker() -> None:
+    """Each xdist worker counts its limits under keys of its own: the workers' databases
+    give their rows the same ids, so two files counting one customer's pumping window or
+    buckets at once would otherwise share the counts (a flaky 429). Processes a test starts
+    inherit it through the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return
+    from django.conf import settings
+
+    prefix = f"{settings.RATE_LIMIT_KEY_PREFIX}{worker}:"
+    settings.RATE_LIMIT_KEY_PREFIX = os.environ["RATE_LIMIT_KEY_PREFIX"] = prefix
