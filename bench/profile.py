@@ -8,8 +8,8 @@ workers while wrk drives them, and print where the time goes.
 
 The case runs through ``bench/run.py --case CASE`` (its own database and processes, the
 README's table left alone) with a longer measuring time, so that py-spy samples the
-measured part only: it starts once wrk is driving the product's gunicorn (not C1's) and a
-few seconds have passed. The raw samples of each worker are written to
+measured part only: it starts once the case's measured wrk run (after its warm-up run)
+drives the product's gunicorn, not C1's. The raw samples of each worker are written to
 ``bench/results/profile-<case>.txt`` (py-spy's ``--format raw``: one collapsed stack per
 line), and the summary lists, per function, the share of samples in which it is on the
 stack (inclusive) and at the top of it (self).
@@ -22,6 +22,7 @@ import collections
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,16 +75,30 @@ def _port_of(pid: int) -> str | None:
     return None
 
 
+def _pause(seconds: float) -> None:
+    """Wait a little between two looks at a condition."""
+    threading.Event().wait(seconds)
+
+
+def _wrk_at(port: str) -> set[int]:
+    listed = subprocess.run(["pgrep", "-af", "^wrk"], capture_output=True, text=True).stdout
+    return {int(line.split()[0]) for line in listed.splitlines() if f":{port}" in line}
+
+
 def _product_workers(deadline: float) -> list[int]:
-    """The product gunicorn's workers, once a wrk process is aimed at its port."""
+    """The product gunicorn's workers, once the case's measured wrk run drives them: the case
+    runs wrk twice against the product's port (a warm-up, then the measured run), so this waits
+    for a second wrk process there."""
+    warm_up: set[int] = set()
     while time.monotonic() < deadline:
         for master in _pids(f"gunicorn {PRODUCT_APP}"):
             port = _port_of(master)
-            wrk = subprocess.run(["pgrep", "-af", "^wrk"], capture_output=True, text=True).stdout
-            if port and f":{port}" in wrk:
+            running = _wrk_at(port) if port else set()
+            if running and warm_up and not running & warm_up:
                 return _children(master)
-        time.sleep(0.5)
-    raise SystemExit("profile: the case never started driving the product's gunicorn")
+            warm_up |= running
+        _pause(0.2)
+    raise SystemExit("profile: the case never started its measured run against the product's gunicorn")
 
 
 def main() -> None:
@@ -101,7 +116,7 @@ def main() -> None:
     if not options.case:
         parser.error("name a case (or --summary FILE)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    duration = options.seconds + 25  # warm-up skipped below, and room on both sides
+    duration = options.seconds + 10  # room on both sides of the sampling
     bench = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--case", options.case, "--duration", str(duration)]
         + ["--readme", "no"],
@@ -109,7 +124,6 @@ def main() -> None:
     )
     try:
         workers = _product_workers(time.monotonic() + 900)
-        time.sleep(8)  # past wrk's warm-up
         raw = []
         spies = []
         for worker in workers:
