@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ActivityEvent, ApiKey, Customer, Invitation, Membership, User
 from otpportal.hotcache import TtlCache
-from otpportal.rowsql import JoinedRow
+from otpportal.rowsql import JoinedRow, set_column
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def key_uses_write() -> int:
     if not uses:
         return 0
     try:
-        ApiKey.objects.bulk_update([ApiKey(pk=pk, last_used_at=at) for pk, at in uses.items()], ["last_used_at"])
+        set_column(ApiKey, "last_used_at", uses)
     except DatabaseError:
         with _uses_lock:
             for pk, at in uses.items():

@@ -241,3 +241,31 @@ class FirstInstance(Scalar):
             for converter in field_converters:
                 converted[index] = converter(converted[index], expression, connection)
         return model.from_db(alias, attnames, converted)
+
+
+def set_column(model: type[Model], field_name: str, values: dict[Any, Any], *, using: str = "default") -> int:
+    """Set one column of many rows, each to its own value, by primary key; returns the rows
+    changed. On PostgreSQL one ``UPDATE … FROM unnest(ids, values)`` (``bulk_update`` writes
+    a ``CASE`` with a branch per row, which Django compiles at a cost that grows with the
+    rows: 8 % of ``GET /api/v1/me`` went to flushing API keys' "last used" times that way);
+    elsewhere ``bulk_update``."""
+    if not values:
+        return 0
+    connection = connections[using]
+    field = model._meta.get_field(field_name)
+    pk = model._meta.pk
+    if connection.vendor != "postgresql":
+        rows = [model(**{pk.attname: key, field.attname: value}) for key, value in values.items()]
+        return model._default_manager.using(using).bulk_update(rows, [field_name])
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {quote(field.column)} = v.value"  # noqa: S608 - names from the model
+        f" FROM unnest(%s::{pk.db_type(connection)}[], %s::{field.db_type(connection)}[]) AS v(key, value)"
+        f" WHERE {table}.{quote(pk.column)} = v.key"
+    )
+    keys = list(values)
+    prepared = [field.get_db_prep_save(values[key], connection) for key in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [keys, prepared])
+        return cursor.rowcount

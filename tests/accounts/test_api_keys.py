@@ -136,3 +136,22 @@ def test_key_lookup_by_written_sql_skips_revoked_and_unknown_keys(cast: Cast) ->
     services.api_key_revoke(api_key=created.api_key)
     assert selectors._load_key(key_hash) is None
     assert selectors._load_key("0" * 64) is None
+
+
+def test_each_key_gets_its_own_noted_time_in_the_one_update(cast: Cast, settings) -> None:  # type: ignore[no-untyped-def]
+    """otpportal.rowsql.set_column: one statement, each row its own value (unnest on PostgreSQL)."""
+    from datetime import timedelta
+
+    live = ApiKey.objects.get(prefix=cast.acme_live_key[:17])
+    test = ApiKey.objects.get(prefix=cast.acme_test_key[:17])
+    at = timezone.now().replace(microsecond=0)
+    selectors.key_uses_write()
+    settings.KEY_USE_FLUSH_SECONDS = 3600  # noted now, written below
+    selectors.note_key_use(live, now=at)
+    selectors.note_key_use(test, now=at - timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.key_uses_write() == 2
+    assert len([q for q in queries if q["sql"].startswith("UPDATE")]) == 1
+    live.refresh_from_db()
+    test.refresh_from_db()
+    assert (live.last_used_at, test.last_used_at) == (at, at - timedelta(minutes=5))
