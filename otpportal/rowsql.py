@@ -1,13 +1,21 @@
-"""One row and its parent, read by a SELECT built once (issue 11).
+"""Statements the hot paths run on every request, without the ORM's per-call cost (issue 11).
 
-The ORM compiles a query's SQL on every call: for the API key behind a
-request, looked up on every request that misses the process's hot cache, the
-compiling cost more than PostgreSQL's answer (a profile of ``GET /api/v1/me``
-with 10,000 keys in rotation: 45 % of the request in the lookup, two thirds of
-that in Django's compiler). ``JoinedRow`` writes the statement once from the
-models' own metadata (tables, columns, the foreign key) and builds the
-instances with ``Model.from_db`` after the backend's converters, as the ORM's
-own iterator does, so the instances are the ones ``select_related`` gives.
+Django builds and compiles a query's SQL on every call, and on the paths the bench
+measures that cost more than PostgreSQL's answer (profiles of ``GET /api/v1/me``, of a
+check, of a receipt: a third to two thirds of each lookup in Django's compiler). Here:
+
+* ``JoinedRow``: a row and its parent (the API key and its customer), by a SELECT written
+  once from the models' metadata;
+* ``Scalar`` / ``Column`` / ``FirstInstance``: a queryset compiled once by the ORM itself,
+  with sentinel values standing for its parameters, then run with each call's values: the
+  first value, a column's values, or the first row as an instance;
+* ``copy_insert``: many new rows by ``COPY … FROM STDIN`` (month end's invoices and lines);
+* ``set_column``: one column of many rows, each its own value, by one ``UPDATE … FROM
+  unnest(…)`` (API keys' "last used" times).
+
+Instances are built as the ORM's own iterator builds them (``Model.from_db`` after the
+backend's converters), so callers get the objects they got before; elsewhere than on
+PostgreSQL the writes fall back to ``bulk_create`` / ``bulk_update``.
 """
 
 from __future__ import annotations
@@ -105,9 +113,12 @@ _PLAIN = {
 
 
 def _plain(field: Field) -> bool:
-    if field.is_relation:
-        field = field.target_field
-    return field.get_internal_type() in _PLAIN and not getattr(field, "auto_now", False)
+    """True when the attribute's value can be written as it is: no ``pre_save`` to run
+    (``auto_now``/``auto_now_add`` fill theirs there) and no adaptation to make."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return False
+    target = field.target_field if field.is_relation else field
+    return target.get_internal_type() in _PLAIN
 
 
 def copy_insert(model: type[Model], objs: list[Model], *, using: str = "default", with_ids: bool = False) -> int:
