@@ -28,7 +28,27 @@ from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
-Built = tuple[str, list[Field], list[Field], list[tuple[Any, list[Converter]]]]
+Built = tuple[str, list[Field], list[Field], list[tuple[int, Any, list[Converter]]]]
+
+
+def _converters(connection: Any, columns: list[tuple[str, Field]]) -> list[tuple[int, Any, list[Converter]]]:
+    """For each selected (table alias, field), the backend's and the field's converters, as
+    the ORM's iterator applies them; only the columns that have any."""
+    found = []
+    for index, (table_alias, field) in enumerate(columns):
+        expression = field.get_col(table_alias)
+        field_converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+        if field_converters:
+            found.append((index, expression, field_converters))
+    return found
+
+
+def _converted(row: tuple[Any, ...], converters: list[tuple[int, Any, list[Converter]]], connection: Any) -> list:
+    values = list(row)
+    for index, expression, field_converters in converters:
+        for converter in field_converters:
+            values[index] = converter(values[index], expression, connection)
+    return values
 
 
 class JoinedRow(Generic[M]):
@@ -63,12 +83,7 @@ class JoinedRow(Generic[M]):
             f" = {quote('t')}.{quote(self.parent_field.column)}"
             f" WHERE {where}"
         )
-        converters = []
-        for table_alias, field in [("t", f) for f in own] + [("p", f) for f in parents]:
-            expression = field.get_col(table_alias)
-            converters.append(
-                (expression, connection.ops.get_db_converters(expression) + field.get_db_converters(connection))
-            )
+        converters = _converters(connection, [("t", f) for f in own] + [("p", f) for f in parents])
         return sql, own, parents, converters
 
     def get(self, value: object) -> M | None:
@@ -83,10 +98,7 @@ class JoinedRow(Generic[M]):
             row = cursor.fetchone()
         if row is None:
             return None
-        values = list(row)
-        for index, (expression, field_converters) in enumerate(converters):
-            for converter in field_converters:
-                values[index] = converter(values[index], expression, connection)
+        values = _converted(row, converters, connection)
         instance = self.model.from_db(alias, [f.attname for f in own], values[: len(own)])
         parent = self.parent_field.related_model.from_db(alias, [f.attname for f in parents], values[len(own) :])
         self.parent_field.set_cached_value(instance, parent)
@@ -234,24 +246,18 @@ class FirstInstance(Scalar):
         alias, rows = self._execute(values)
         if not rows:
             return None
-        row = rows[0]
         model: Any = self._model  # set by _execute
         connection = connections[alias]
         prepared = self._prepared.get(alias)
         if prepared is None:
             fields = model._meta.concrete_fields
-            expressions = [field.get_col(model._meta.db_table) for field in fields]
-            converters = [
-                (index, expression, connection.ops.get_db_converters(expression) + field.get_db_converters(connection))
-                for index, (field, expression) in enumerate(zip(fields, expressions, strict=True))
-            ]
-            prepared = self._prepared[alias] = ([f.attname for f in fields], [c for c in converters if c[2]])
+            table = model._meta.db_table
+            prepared = self._prepared[alias] = (
+                [f.attname for f in fields],
+                _converters(connection, [(table, f) for f in fields]),
+            )
         attnames, converters = prepared
-        converted = list(row)
-        for index, expression, field_converters in converters:
-            for converter in field_converters:
-                converted[index] = converter(converted[index], expression, connection)
-        return model.from_db(alias, attnames, converted)
+        return model.from_db(alias, attnames, _converted(rows[0], converters, connection))
 
 
 def set_column(model: type[Model], field_name: str, values: dict[Any, Any], *, using: str = "default") -> int:

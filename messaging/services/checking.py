@@ -46,10 +46,10 @@ def verification_check(
     code = _code(code)
     now = now or timezone.now()
     with transaction.atomic():
-        queryset = Verification.objects.select_for_update().filter(customer=customer)
         if verification_id is not None:
             verification = _locked_by_id.get(customer_id=customer.pk, verification_id=str(verification_id))
         else:
+            queryset = Verification.objects.select_for_update().filter(customer=customer)
             if not isinstance(to, str):
                 raise ServiceError(
                     "invalid_phone_number", _("to must be a phone number."), details={"to": [_("Required.")]}
