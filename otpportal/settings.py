@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "otpportal.apichain.ApiChainMiddleware",  # /api/v1/ (key-authenticated) takes API_MIDDLEWARE below (issue 11)
     "django.middleware.security.SecurityMiddleware",
     "otpportal.csp.ContentSecurityPolicyMiddleware",  # django-csp, with the admin's and API docs' own (issue 14)
     "accounts.middleware.ClientAddressMiddleware",  # the client's address for the activity log
@@ -99,6 +100,19 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+]
+# The key-authenticated API's own chain (otpportal.apichain): no session, signed-in user,
+# CSRF, messages, lockouts or static files there; the same headers, language, JSON errors,
+# outage answer and host check as everywhere.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "otpportal.apichain.ApiPolicyMiddleware",
+    "accounts.middleware.ClientAddressMiddleware",
+    "otpportal.middleware.ApiLanguageMiddleware",
+    "otpportal.api.ApiErrorMiddleware",
+    "otpportal.outage.OutageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "otpportal.urls"
