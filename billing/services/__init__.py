@@ -1,5 +1,8 @@
 """Billing's write use cases. Other apps call only these (architecture.md)."""
 
+from billing.services.charge_in_one import Row as ChargedRow
+from billing.services.charge_in_one import available as charges_in_one_statement
+from billing.services.charge_in_one import charge_prepaid_with
 from billing.services.charging import Quote, charge, quote, reverse
 from billing.services.daily import daily_run
 from billing.services.deposits import (
@@ -31,6 +34,9 @@ from billing.services.statements import statement_pdf_store, statement_send, sta
 from billing.services.termination import customer_terminate, refund_mark_transferred
 
 __all__ = [
+    "ChargedRow",
+    "charge_prepaid_with",
+    "charges_in_one_statement",
     "FeeCharged",
     "fee_charge",
     "Mismatch",

@@ -8,6 +8,7 @@ task is enqueued after commit (style.md #6).
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -135,6 +136,16 @@ def _sender_for(customer: Customer, operator: str, channel: str, requested: str)
     return active or settings.PLATFORM_SENDER_ID
 
 
+def _in_one_statement(customer: Customer, api_key: ApiKey) -> bool:
+    """Issue 11: a live prepaid send on PostgreSQL is charged and written by one statement
+    (``billing.charge_prepaid_with``): it needs no transaction of its own."""
+    return not api_key.is_test and customer.mode == Customer.Mode.PREPAID and billing.charges_in_one_statement()
+
+
+def _send_transaction(customer: Customer, api_key: ApiKey) -> AbstractContextManager[object]:
+    return nullcontext() if _in_one_statement(customer, api_key) else transaction.atomic()
+
+
 def _insert_message(
     *,
     customer: Customer,
@@ -145,8 +156,11 @@ def _insert_message(
     reference: str,
     now: datetime,
     fallback_of: Message | None = None,
+    insert_verification: bool = False,
 ) -> Message:
-    """Charge and write one message; call inside a transaction."""
+    """Charge and write one message, and ``verification`` too when ``insert_verification``
+    (a new one). Inside the transaction of ``_send_transaction``: none is needed when the
+    charge, the message, its first status and the verification are one statement."""
     measured = measure(out.text, out.channel)
     message = Message(
         customer=customer,
@@ -166,28 +180,47 @@ def _insert_message(
         created_at=now,
         updated_at=now,
     )
-    if api_key.is_test:
-        # Test keys are never charged; the price says what it would cost.
-        message.price = billing.quote(
-            customer=customer, channel=out.channel, operator=out.operator, units=measured.units, now=now
-        ).price
-    else:
-        charge = billing.charge(
+    history = MessageStatusChange(
+        message=message, old="", new=Message.Status.QUEUED, reason="accepted", actor="api", created_at=now
+    )
+    if _in_one_statement(customer, api_key):
+        message.charged = True
+        written = [billing.ChargedRow(message, {"price": "amount"}), billing.ChargedRow(history, {})]
+        if insert_verification:
+            written.insert(0, billing.ChargedRow(verification, {}))
+        billing.charge_prepaid_with(
             customer=customer,
             channel=out.channel,
             operator=out.operator,
             units=measured.units,
-            reference=message.id,
-            new_reference=True,  # a message id made just now: no earlier charge can hold it
+            reference=message.id,  # a message id made just now: no earlier charge can hold it
             phone=out.to,
             now=now,
+            rows=written,
         )
-        message.price = charge.amount
-        message.charged = True
-    message.save(force_insert=True)
-    MessageStatusChange.objects.create(
-        message=message, old="", new=Message.Status.QUEUED, reason="accepted", actor="api", created_at=now
-    )
+    else:
+        if insert_verification and verification is not None:
+            verification.save(force_insert=True)
+        if api_key.is_test:
+            # Test keys are never charged; the price says what it would cost.
+            message.price = billing.quote(
+                customer=customer, channel=out.channel, operator=out.operator, units=measured.units, now=now
+            ).price
+        else:
+            charge = billing.charge(
+                customer=customer,
+                channel=out.channel,
+                operator=out.operator,
+                units=measured.units,
+                reference=message.id,
+                new_reference=True,  # a message id made just now: no earlier charge can hold it
+                phone=out.to,
+                now=now,
+            )
+            message.price = charge.amount
+            message.charged = True
+        message.save(force_insert=True)
+        history.save(force_insert=True)
     batchable = message.channel == "sms" and not message.is_test
     transaction.on_commit(lambda: enqueue_dispatch(message.id, first=True, batchable=batchable))
     return message
@@ -302,8 +335,7 @@ def verification_start(
     code = make_code(code_length)
     verification.code_hmacs = [code_hmac(verification.id, code)]
     out = _verification_outgoing(verification, customer, channel, code, operator)
-    with transaction.atomic():
-        verification.save(force_insert=True)
+    with _send_transaction(customer, api_key):
         message = _insert_message(
             customer=customer,
             api_key=api_key,
@@ -312,6 +344,7 @@ def verification_start(
             fallback=fallback_channels,
             reference=reference,
             now=now,
+            insert_verification=True,
         )
     return verification, message
 
@@ -412,7 +445,7 @@ def message_send(
         body=content.mask_codes(text),  # the clear text travels sealed only (issue 14)
         sender_id=_sender_for(customer, operator, channel, sender_id),
     )
-    with transaction.atomic():
+    with _send_transaction(customer, api_key):
         return _insert_message(
             customer=customer, api_key=api_key, out=out, verification=None, fallback=[], reference=reference, now=now
         )
