@@ -1,0 +1,83 @@
+"""Issue 11: the code check's write and the webhook endpoints' read on a cache miss, by
+statements written or compiled once (``otpportal.rowsql.RowUpdate`` and ``Instances``):
+the same rows as through the ORM, each call one statement with its own values."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from messaging.models import Verification, WebhookEndpoint
+from messaging.services import events
+from messaging.services.checking import _check_written
+from otpportal.rowsql import Instances, RowUpdate
+from tests.conftest import Cast
+
+pytestmark = pytest.mark.django_db
+
+
+def _verification(cast: Cast, to: str = "+6281234567890") -> Verification:
+    now = timezone.now()
+    return Verification.objects.create(
+        customer=cast.acme, to=to, channel="sms", expires_at=now + timedelta(minutes=5), reference="order-1"
+    )
+
+
+def test_a_row_update_writes_its_columns_and_nothing_else(cast: Cast) -> None:
+    verification = _verification(cast)
+    other = _verification(cast, to="+6281234567891")
+    now = timezone.now()
+    verification.checks, verification.status, verification.approved_at = 2, "approved", now
+    verification.updated_at = now
+    verification.reference = "changed in memory only"
+    with CaptureQueriesContext(connection) as queries:
+        assert _check_written.save(verification) == 1
+    assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+    stored = Verification.objects.get(pk=verification.pk)
+    assert (stored.checks, stored.status, stored.approved_at, stored.updated_at) == (2, "approved", now, now)
+    assert stored.reference == "order-1"  # not one of its columns
+    assert Verification.objects.get(pk=other.pk).checks == 0
+    gone = Verification(pk="ver_missing", checks=1, status="pending", updated_at=now)
+    assert RowUpdate(Verification, "checks").save(gone) == 0
+
+
+def test_a_check_by_id_is_a_lock_and_an_update(cast: Cast) -> None:
+    from messaging.services.checking import verification_check
+
+    verification = _verification(cast)
+    with CaptureQueriesContext(connection) as queries:
+        checked, valid = verification_check(customer=cast.acme, verification_id=verification.pk, code="000000")
+    assert (valid, checked.checks) == (False, 1)
+    statements = [q["sql"].split()[0] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert statements == ["SELECT", "UPDATE"]
+    assert Verification.objects.get(pk=verification.pk).checks == 1
+
+
+def test_the_endpoints_read_is_the_orms(cast: Cast) -> None:
+    active = WebhookEndpoint.objects.create(
+        customer=cast.acme, url="https://hooks.example.com/a", secret="s", events=["verification.approved"]
+    )
+    WebhookEndpoint.objects.create(customer=cast.acme, url="https://hooks.example.com/b", secret="s", is_active=False)
+    WebhookEndpoint.objects.create(
+        customer=cast.acme, url="https://hooks.example.com/c", secret="s", deleted_at=timezone.now()
+    )
+    WebhookEndpoint.objects.create(customer=cast.globex, url="https://hooks.example.com/d", secret="s")
+    read = events._endpoint_rows.get(customer_id=cast.acme.pk)
+    assert [e.pk for e in read] == [active.pk]
+    assert read[0].events == ["verification.approved"] and read[0].url == active.url
+    assert not read[0]._state.adding
+    assert events._endpoint_rows.get(customer_id=-1) == []
+    by_orm = list(WebhookEndpoint.objects.filter(customer=cast.globex, is_active=True, deleted_at__isnull=True))
+    assert [(e.pk, e.events) for e in events._endpoint_rows.get(customer_id=cast.globex.pk)] == [
+        (e.pk, e.events) for e in by_orm
+    ]
+
+
+def test_instances_refuses_a_sentinel_the_query_does_not_use() -> None:
+    lookup = Instances(lambda customer_id: WebhookEndpoint.objects.filter(is_active=True), customer_id=-99)
+    with pytest.raises(ValueError, match="customer_id"):
+        lookup.get(customer_id=1)
