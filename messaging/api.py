@@ -28,7 +28,7 @@ from messaging.filters import ListFilter, MessageFilter, VerificationFilter
 from messaging.models import Channel, Message, Verification, WebhookEndpoint
 from messaging.providers import registry
 from otpportal.errors import ServiceError
-from otpportal.represent import represent
+from otpportal.represent import represent, validated
 from otpportal.schema import errors
 
 # Refusals of a send (verifications and messages), besides every operation's (otpportal.schema).
@@ -203,9 +203,7 @@ class WebhookCreatedOut(WebhookOut):
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    return validated(serializer_class, data)  # issue 11: the serializer built once per thread
 
 
 class Cursor(CursorPagination):

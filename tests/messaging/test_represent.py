@@ -64,3 +64,36 @@ def test_the_send_answer_is_the_serializers(sent: tuple[Verification, Message], 
     assert answer["price"] == message.price > 0
     assert answer["message_id"] == message.id
     assert answer["created_at"] == serializers.DateTimeField().to_representation(verification.created_at)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"to": "+6281234567890"},
+        {"to": "+6281234567890", "channel": "whatsapp", "fallback": ["sms"], "code_length": 8, "ttl": 600},
+        {"to": "+6281234567890", "channel": "fax"},
+        {"to": "+6281234567890", "code_length": 3, "ttl": "x", "locale": "fr", "app_hash": "short"},
+        {"channel": "sms"},
+        {"to": "+6281234567890", "fallback": ["sms", "whatsapp", "wa_official"]},
+        ["not", "an", "object"],
+        "text",
+        {},
+    ],
+)
+def test_validated_gives_what_the_serializer_gives(data: object) -> None:
+    """``validated`` (one serializer per thread) against a fresh serializer: the same
+    data, or the same refusal field by field with the same codes."""
+    from rest_framework.exceptions import ValidationError
+
+    from messaging.api import VerificationStartIn
+    from otpportal.represent import validated
+
+    fresh = VerificationStartIn(data=data)
+    if fresh.is_valid():
+        assert validated(VerificationStartIn, data) == dict(fresh.validated_data)
+        return
+    with pytest.raises(ValidationError) as refused:
+        validated(VerificationStartIn, data)
+    assert refused.value.detail == fresh.errors
+    assert refused.value.get_codes() == ValidationError(fresh.errors).get_codes()
+    assert validated(VerificationStartIn, {"to": "+6281234567890"})["channel"] == "sms"  # nothing kept from the refusal
