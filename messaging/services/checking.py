@@ -14,7 +14,7 @@ from messaging.crypto import code_matches
 from messaging.models import Verification
 from messaging.services.sending import _set_verification_status
 from otpportal.errors import ServiceError
-from otpportal.rowsql import FirstInstance, RowUpdate
+from otpportal.rowsql import FirstInstance, update_row
 
 # The check by id (the common one): the row locked by SQL compiled once (otpportal.rowsql;
 # the ORM's compiling was a fifth of a check in a profile).
@@ -26,8 +26,8 @@ _locked_by_id = FirstInstance(
     verification_id="~verification-id~",
 )
 
-# What a check changes, written by an UPDATE written once (nothing listens to a verification's save).
-_check_written = RowUpdate(Verification, "checks", "status", "approved_at", "updated_at")
+# What a check changes (nothing listens to a verification's save: written by update_row).
+_CHECK_WRITES = ("checks", "status", "approved_at", "updated_at")
 
 
 def _code(value: object) -> str:
@@ -79,7 +79,7 @@ def verification_check(
         elif verification.checks >= Verification.MAX_CHECKS:
             _set_verification_status(verification, Verification.Status.MAX_ATTEMPTS_REACHED, now)
         verification.updated_at = now
-        _check_written.save(verification)  # not the whole row
+        update_row(Verification, verification.pk, {f: getattr(verification, f) for f in _CHECK_WRITES})
     return verification, valid
 
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 from messaging.models import Message, PendingReport, ProviderReference
 from messaging.providers.base import DeliveryReport, DeliveryState, ReportDeferred
 from messaging.services.lifecycle import RANK, fall_back, reverse_charge, transition
-from otpportal.rowsql import Column, FirstInstance
+from otpportal.rowsql import Column, FirstInstance, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _record_for_reference(report: DeliveryReport) -> str | None:
     if ref.state and RANK[new_status] <= RANK[ref.state]:
         return "ignored"
     ref.state = new_status
-    ref.save(update_fields=["state"])
+    update_row(ProviderReference, ref.pk, {"state": new_status})
     message = Message.objects.select_for_update(of=("self",)).select_related("verification").get(pk=ref.message_id)
     now = timezone.now()
     if new_status == Message.Status.SENT:

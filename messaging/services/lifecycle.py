@@ -15,6 +15,7 @@ from billing.models import Charge
 from messaging.models import Message, MessageStatusChange
 from messaging.services.events import message_event
 from messaging.services.sending import fallback_send
+from otpportal.rowsql import update_row
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def transition(message: Message, new: str, *, reason: str, actor: str, now: date
     if new not in Message.MOVES[old]:
         logger.info("message %s: %s -> %s refused (%s)", message.id, old, new, reason)
         return False
-    updated = Message.objects.filter(pk=message.pk, status=old).update(status=new, updated_at=now, **fields)
+    # By an UPDATE written once per set of columns (otpportal.rowsql; issue 11: receipts).
+    updated = update_row(Message, message.pk, {"status": new, "updated_at": now, **fields}, where={"status": old})
     if not updated:
         return False
     message.status = new

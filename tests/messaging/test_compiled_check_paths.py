@@ -1,5 +1,6 @@
-"""Issue 11: the code check's write and the webhook endpoints' read on a cache miss, by
-statements written or compiled once (``otpportal.rowsql.RowUpdate`` and ``Instances``):
+"""Issue 11: the code check's write (and a message's move, a receipt's reference) and the
+webhook endpoints' read on a cache miss, by statements written or compiled once
+(``otpportal.rowsql.update_row`` and ``Instances``):
 the same rows as through the ORM, each call one statement with its own values."""
 
 from __future__ import annotations
@@ -8,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import Verification, WebhookEndpoint
 from messaging.services import events
-from messaging.services.checking import _check_written
-from otpportal.rowsql import Instances, RowUpdate
+from otpportal.rowsql import Instances, update_row
 from tests.conftest import Cast
 
 pytestmark = pytest.mark.django_db
@@ -27,22 +28,32 @@ def _verification(cast: Cast, to: str = "+6281234567890") -> Verification:
     )
 
 
-def test_a_row_update_writes_its_columns_and_nothing_else(cast: Cast) -> None:
+def test_update_row_writes_its_columns_and_nothing_else(cast: Cast) -> None:
     verification = _verification(cast)
     other = _verification(cast, to="+6281234567891")
     now = timezone.now()
-    verification.checks, verification.status, verification.approved_at = 2, "approved", now
-    verification.updated_at = now
-    verification.reference = "changed in memory only"
+    values = {"checks": 2, "status": "approved", "approved_at": now, "updated_at": now}
     with CaptureQueriesContext(connection) as queries:
-        assert _check_written.save(verification) == 1
-    assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+        assert update_row(Verification, verification.pk, values) == 1
+        assert update_row(Verification, other.pk, {**values, "checks": 3}) == 1  # the same statement, its values
+    assert len(queries) == 2 and queries[0]["sql"].startswith("UPDATE")
     stored = Verification.objects.get(pk=verification.pk)
     assert (stored.checks, stored.status, stored.approved_at, stored.updated_at) == (2, "approved", now, now)
     assert stored.reference == "order-1"  # not one of its columns
-    assert Verification.objects.get(pk=other.pk).checks == 0
-    gone = Verification(pk="ver_missing", checks=1, status="pending", updated_at=now)
-    assert RowUpdate(Verification, "checks").save(gone) == 0
+    assert Verification.objects.get(pk=other.pk).checks == 3
+    assert update_row(Verification, "ver_missing", {"checks": 1}) == 0
+
+
+def test_update_row_with_a_condition_moves_only_from_the_named_state(cast: Cast) -> None:
+    """As ``filter(pk=…, status=old).update(…)``: the message's move (lifecycle.transition)."""
+    verification = _verification(cast)
+    assert update_row(Verification, verification.pk, {"status": "canceled"}, where={"status": "approved"}) == 0
+    assert update_row(Verification, verification.pk, {"status": "canceled"}, where={"status": "pending"}) == 1
+    assert Verification.objects.get(pk=verification.pk).status == "canceled"
+    with pytest.raises(ValueError, match="None"):
+        update_row(Verification, verification.pk, {"checks": 1}, where={"approved_at": None})
+    with pytest.raises(TypeError, match="expression"):
+        update_row(Verification, verification.pk, {"checks": F("checks") + 1})
 
 
 def test_a_check_by_id_is_a_lock_and_an_update(cast: Cast) -> None:
