@@ -9,14 +9,17 @@ Asserts here are not rewritten by pytest, so each says what went wrong.
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -108,3 +111,29 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         pause.wait(interval)
+
+
+def race(count: int, one: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
+    """Run ``one(0)`` … ``one(count - 1)`` in ``count`` threads released together (a
+    barrier), each on its own database connection, closed at the end; returns what the
+    calls returned and what they raised (the money paths' concurrency tests)."""
+    barrier = threading.Barrier(count)
+    returned: list[Any] = []
+    raised: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            value = one(i)
+            with lock:
+                returned.append(value)
+        except Exception as exc:  # noqa: BLE001 - every failure is the caller's to judge
+            with lock:
+                raised.append(exc)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        list(pool.map(run, range(count)))
+    return returned, raised

@@ -11,14 +11,11 @@ stands for on the send path.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connections
 
 from accounts.models import Customer
 from billing import selectors, services
@@ -26,6 +23,7 @@ from billing.models import BillingAccount, Charge, DepositLot, LedgerEntry
 from messaging.models import Message, MessageStatusChange, Verification
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory
+from tests.helpers import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("shipped_price_list")]
 WIB = ZoneInfo("Asia/Jakarta")
@@ -205,33 +203,12 @@ def test_the_low_balance_alert_is_sent_once_per_crossing(
 
 
 def _fire(customer_id: int, count: int) -> tuple[int, int, list[str]]:
-    barrier = threading.Barrier(count)
-    ok = refused = 0
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def one(_: int) -> None:
-        nonlocal ok, refused
-        try:
-            customer = Customer.objects.get(pk=customer_id)
-            barrier.wait(timeout=30)
-            in_one(customer)
-            with lock:
-                ok += 1
-        except ServiceError as exc:
-            with lock:
-                refused += 1
-                if exc.code != "insufficient_balance":
-                    errors.append(exc.code)
-        except Exception as exc:  # noqa: BLE001 - report anything else as a failure
-            with lock:
-                errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(one, range(count)))
-    return ok, refused, errors
+    """``count`` sends at once: how many were charged, how many refused, anything else."""
+    _sent, raised = race(count, lambda _: in_one(Customer.objects.get(pk=customer_id)))
+    refused = [exc for exc in raised if isinstance(exc, ServiceError)]
+    errors = [exc.code for exc in refused if exc.code != "insufficient_balance"]
+    errors += [repr(exc) for exc in raised if not isinstance(exc, ServiceError)]
+    return count - len(raised), len(refused), errors
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,7 @@ from billing import selectors, services
 from billing.models import Charge, LedgerEntry
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory
+from tests.helpers import race
 
 pytestmark = [
     pytest.mark.postgres,
@@ -24,40 +25,21 @@ pytestmark = [
 def _fire(customer_id: int, count: int, reference_prefix: str, units: int = 1) -> tuple[int, int, list[str]]:
     from accounts.models import Customer
 
-    barrier = threading.Barrier(count)
-    ok = refused = 0
-    errors: list[str] = []
-    lock = threading.Lock()
-
     def one(i: int) -> None:
-        nonlocal ok, refused
-        try:
-            customer = Customer.objects.get(pk=customer_id)
-            barrier.wait(timeout=30)
-            services.charge(
-                customer=customer,
-                channel="sms",
-                operator="telkomsel",
-                units=units,
-                reference=f"{reference_prefix}-{i}",
-                phone="+6281234567890",
-            )
-            with lock:
-                ok += 1
-        except ServiceError as exc:
-            with lock:
-                refused += 1
-                if exc.code != "insufficient_balance":
-                    errors.append(exc.code)
-        except Exception as exc:  # noqa: BLE001 - report anything else as a failure
-            with lock:
-                errors.append(repr(exc))
-        finally:
-            connections.close_all()
+        services.charge(
+            customer=Customer.objects.get(pk=customer_id),
+            channel="sms",
+            operator="telkomsel",
+            units=units,
+            reference=f"{reference_prefix}-{i}",
+            phone="+6281234567890",
+        )
 
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(one, range(count)))
-    return ok, refused, errors
+    _charged, raised = race(count, one)
+    refused = [exc for exc in raised if isinstance(exc, ServiceError)]
+    errors = [exc.code for exc in refused if exc.code != "insufficient_balance"]
+    errors += [repr(exc) for exc in raised if not isinstance(exc, ServiceError)]
+    return count - len(raised), len(refused), errors
 
 
 def test_64_concurrent_charges_exactly_n_succeed_and_the_balance_ends_at_zero() -> None:
