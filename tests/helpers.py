@@ -27,6 +27,7 @@ from accounts.models import ApiKey
 from accounts.selectors import api_key_for_secret
 from billing import services as billing
 from billing.models import TopUpRequest
+from otpportal.errors import ServiceError
 from tests.conftest import Cast
 from tests.factories import TEST_PASSWORD
 
@@ -137,3 +138,9 @@ def race(count: int, one: Callable[[int], Any]) -> tuple[list[Any], list[BaseExc
     with ThreadPoolExecutor(max_workers=count) as pool:
         list(pool.map(run, range(count)))
     return returned, raised
+
+
+def refusals(raised: list[BaseException]) -> list[str]:
+    """What ``race``'s calls raised, as the tests compare it: a refusal's code (a
+    ``ServiceError``), anything else as its repr (a failure the assertion shows)."""
+    return [exc.code if isinstance(exc, ServiceError) else repr(exc) for exc in raised]

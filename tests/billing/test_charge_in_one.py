@@ -23,7 +23,7 @@ from billing.models import BillingAccount, Charge, DepositLot, LedgerEntry
 from messaging.models import Message, MessageStatusChange, Verification
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory
-from tests.helpers import race
+from tests.helpers import race, refusals
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("shipped_price_list")]
 WIB = ZoneInfo("Asia/Jakarta")
@@ -205,10 +205,8 @@ def test_the_low_balance_alert_is_sent_once_per_crossing(
 def _fire(customer_id: int, count: int) -> tuple[int, int, list[str]]:
     """``count`` sends at once: how many were charged, how many refused, anything else."""
     _sent, raised = race(count, lambda _: in_one(Customer.objects.get(pk=customer_id)))
-    refused = [exc for exc in raised if isinstance(exc, ServiceError)]
-    errors = [exc.code for exc in refused if exc.code != "insufficient_balance"]
-    errors += [repr(exc) for exc in raised if not isinstance(exc, ServiceError)]
-    return count - len(raised), len(refused), errors
+    codes = refusals(raised)
+    return count - len(raised), codes.count("insufficient_balance"), [c for c in codes if c != "insufficient_balance"]
 
 
 @pytest.mark.django_db(transaction=True)

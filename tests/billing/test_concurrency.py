@@ -13,7 +13,7 @@ from billing import selectors, services
 from billing.models import Charge, LedgerEntry
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory
-from tests.helpers import race
+from tests.helpers import race, refusals
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,10 +36,8 @@ def _fire(customer_id: int, count: int, reference_prefix: str, units: int = 1) -
         )
 
     _charged, raised = race(count, one)
-    refused = [exc for exc in raised if isinstance(exc, ServiceError)]
-    errors = [exc.code for exc in refused if exc.code != "insufficient_balance"]
-    errors += [repr(exc) for exc in raised if not isinstance(exc, ServiceError)]
-    return count - len(raised), len(refused), errors
+    codes = refusals(raised)
+    return count - len(raised), codes.count("insufficient_balance"), [c for c in codes if c != "insufficient_balance"]
 
 
 def test_64_concurrent_charges_exactly_n_succeed_and_the_balance_ends_at_zero() -> None:

@@ -4,20 +4,17 @@ racing sends."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
 
 from billing import selectors, services
 from billing.models import DepositLot, LedgerEntry, TopUpRequest
-from otpportal.errors import ServiceError
+from tests import helpers
 from tests.factories import CustomerFactory, UserFactory
 from tests.helpers import tiny_png
 
@@ -30,26 +27,8 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 
 def race(count: int, work: Callable[[int], object]) -> tuple[list[object], list[str]]:
-    barrier = threading.Barrier(count)
-    results: list[object] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            value = work(i)
-            with lock:
-                results.append(value)
-        except ServiceError as exc:
-            with lock:
-                errors.append(exc.code)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(one, range(count)))
-    return results, errors
+    results, raised = helpers.race(count, work)
+    return results, helpers.refusals(raised)
 
 
 def test_one_top_up_request_approved_twice_at_once_makes_one_lot() -> None:

@@ -5,22 +5,20 @@ payments racing on one invoice never pay more than it owes."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connections, transaction
+from django.db import transaction
 
 from accounts.models import Customer
 from billing import selectors, services
 from billing.models import Charge, Invoice, MonthlyUsage, NumberSeries
 from billing.services.invoicing import number_allocate
-from otpportal.errors import ServiceError
+from tests import helpers
 from tests.factories import CustomerFactory
 
 pytestmark = [
@@ -32,27 +30,9 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 
 def race(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; collect results or exception reprs."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcome = work(i)
-        except ServiceError as exc:
-            outcome = exc.code
-        except Exception as exc:  # noqa: BLE001 - anything else is a failure the test shows
-            outcome = repr(exc)
-        finally:
-            connections.close_all()
-        with lock:
-            results.append(outcome)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(one, range(count)))
-    return results
+    """Run ``work(i)`` in ``count`` threads released together; results, refusals' codes, reprs."""
+    results, raised = helpers.race(count, work)
+    return results + helpers.refusals(raised)
 
 
 def test_64_concurrent_sends_at_the_cap_edge_never_pass_it(settings) -> None:  # type: ignore[no-untyped-def]

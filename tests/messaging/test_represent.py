@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from billing import services as billing
-from messaging.api import CheckOut, MessageOut, VerificationOut, verification_data
+from messaging.api import CheckOut, MessageOut, VerificationOut, verification_data, verification_fields
 from messaging.models import Message, Verification
 from otpportal.represent import represent
 from tests.conftest import Cast, api_client
@@ -32,23 +32,7 @@ def test_represent_gives_what_the_serializer_gives(sent: tuple[Verification, Mes
     verification, message = sent
     message.sent_at = None  # a None among the values
     with timezone.override(zone):
-        data = {
-            "id": verification.id,
-            "to": verification.to,
-            "channel": verification.channel,
-            "operator": verification.operator,
-            "status": verification.status,
-            "expires_at": verification.expires_at,
-            "attempts_left": verification.attempts_left,
-            "sends": verification.sends,
-            "units": message.units,
-            "price": message.price,
-            "message_id": message.id,
-            "reference": verification.reference,
-            "fallback": verification.fallback,
-            "is_test": verification.is_test,
-            "created_at": verification.created_at,
-        }
+        data = verification_fields(verification, message)
         assert represent(VerificationOut, data) == dict(VerificationOut(data).data)
         assert verification_data(verification, message) == dict(VerificationOut(data).data)
         assert represent(MessageOut, message) == dict(MessageOut(message).data)

@@ -5,20 +5,17 @@ two staff activating one registration. Real threads, real transactions."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from billing import services as billing
 from billing.models import LedgerEntry, PendingFee
-from otpportal.errors import ServiceError
 from senderids import services
 from senderids.models import Registration, RegistrationStatusChange, SenderId
+from tests import helpers
 from tests.billing.postpaid_builders import postpaid_customer
 from tests.conftest import Cast
 from tests.senderids.helpers import activate, apply, pdf_bytes, registration, stored_files, upload
@@ -34,29 +31,8 @@ THREADS = 8
 
 def race(work: Callable[[int], Any], count: int = THREADS) -> tuple[list[Any], list[str]]:
     """Run ``work(i)`` in ``count`` threads released together; the results and the refusals' codes."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = []
-    codes: list[str] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            value = work(i)
-            with lock:
-                results.append(value)
-        except ServiceError as error:
-            with lock:
-                codes.append(error.code)
-        except Exception as error:  # noqa: BLE001 - anything else is a failure to report
-            with lock:
-                codes.append(repr(error))
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(one, range(count)))
-    return results, codes
+    results, raised = helpers.race(count, work)
+    return results, helpers.refusals(raised)
 
 
 def suspended_three(cast: Cast, customer: Any = None) -> Registration:
