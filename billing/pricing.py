@@ -45,18 +45,21 @@ class PriceTable:
     tiers: tuple[TierBounds, ...]
     prices: dict[tuple[int, str, str], int] = field(default_factory=dict)
 
+    def price_or_none(self, tier: int, channel: str, operator: str) -> int | None:
+        """R-OP-1: SMS by operator; WhatsApp has one price per tier. None: no price."""
+        return self.prices.get((tier, channel, operator if channel == Channel.SMS else ""))
+
     def unit_price(self, tier: int, channel: str, operator: str) -> int:
-        """R-OP-1: SMS by operator; WhatsApp has one price per tier."""
-        key = (tier, channel, operator if channel == Channel.SMS else "")
-        try:
-            return self.prices[key]
-        except KeyError:
+        """``price_or_none``, refusing a route without a price."""
+        price = self.price_or_none(tier, channel, operator)
+        if price is None:
             raise ServiceError(
                 "invalid_request",
                 _("No price for channel %(channel)s and operator %(operator)s.")
                 % {"channel": repr(channel), "operator": repr(operator or "-")},
                 details={"channel": [_("No price for %(route)s.") % {"route": f"{channel}/{operator or '-'}"}]},
-            ) from None
+            )
+        return price
 
     def prepaid_tier(self, deposit: int) -> int:
         """R-PL-2: the tier a deposit of this amount buys."""

@@ -36,15 +36,12 @@ from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Field, Model
-from django.utils.translation import gettext as _
 
 from accounts.models import Customer
 from billing import notifications
-from billing.models import TIERS, BillingAccount, Channel, Charge, DepositLot, LedgerEntry
+from billing.models import TIERS, BillingAccount, Charge, DepositLot, LedgerEntry
 from billing.pricing import PriceTable, jakarta_date, table_in_force
-from billing.services.charging import _validate
-from billing.templatetags.money import format_rupiah
-from otpportal.errors import ServiceError
+from billing.services.charging import _validate, balance_empty, balance_short
 
 logger = logging.getLogger(__name__)
 
@@ -205,8 +202,7 @@ def charge_prepaid_with(
     ``reference`` is new (a message id made just now): it is not looked up first."""
     _validate(channel, operator, units)
     table = table_in_force(jakarta_date(now))
-    # R-OP-1: SMS priced by operator, WhatsApp one price per tier (as PriceTable.unit_price).
-    prices = [table.prices.get((tier, channel, operator if channel == Channel.SMS else "")) for tier in TIERS]
+    prices = [table.price_or_none(tier, channel, operator) for tier in TIERS]  # R-OP-1, per tier
     kinds = tuple((type(row.instance), tuple(sorted(row.charged.items()))) for row in rows)
     built = _statements.get(kinds)
     if built is None:
@@ -258,17 +254,9 @@ def charge_prepaid_with(
 def _refuse(
     balance: int, tier: int | None, unit_price: int | None, table: PriceTable, channel: str, operator: str, units: int
 ) -> None:
-    """The ORM path's refusals, word for word (``charging._charge_prepaid``)."""
+    """The ORM path's refusals (``charging``): no lot, no price for the route, too little."""
     if tier is None:
-        raise ServiceError(
-            "insufficient_balance", _("Your deposit balance is empty. Top up to send."), details={"balance": 0}
-        )
+        raise balance_empty()
     if unit_price is None:
         table.unit_price(tier, channel, operator)  # no price for this route at this tier: its own error
-    amount = unit_price * units
-    raise ServiceError(
-        "insufficient_balance",
-        _("Your balance of %(balance)s cannot cover %(price)s.")
-        % {"balance": format_rupiah(balance), "price": format_rupiah(amount)},
-        details={"balance": balance, "price": amount},
-    )
+    raise balance_short(balance, unit_price * units)

@@ -145,6 +145,23 @@ class _Send:
     fresh: bool = False  # a reference made just now: no earlier charge can hold it
 
 
+def balance_empty() -> ServiceError:
+    """R-PRE-3: the refusal of a send by a customer with no usable lot."""
+    return ServiceError(
+        "insufficient_balance", _("Your deposit balance is empty. Top up to send."), details={"balance": 0}
+    )
+
+
+def balance_short(balance: int, amount: int) -> ServiceError:
+    """R-PRE-3: the refusal of a send the usable balance cannot cover."""
+    return ServiceError(
+        "insufficient_balance",
+        _("Your balance of %(balance)s cannot cover %(price)s.")
+        % {"balance": format_rupiah(balance), "price": format_rupiah(amount)},
+        details={"balance": balance, "price": amount},
+    )
+
+
 def _charge_prepaid(send: _Send) -> Charge:
     customer, channel, operator, units, now = send.customer, send.channel, send.operator, send.units, send.now
     lots = list(_usable_lots(customer, now).select_for_update())
@@ -153,22 +170,13 @@ def _charge_prepaid(send: _Send) -> Charge:
         return winner
     balance = sum(lot.remaining for lot in lots)
     if not lots:
-        raise ServiceError(
-            "insufficient_balance",
-            _("Your deposit balance is empty. Top up to send."),
-            details={"balance": 0},
-        )
+        raise balance_empty()
     table = table_in_force(jakarta_date(now))
     tier = lots[0].tier  # R-PRE-2: priced at the tier of the lot drawn first
     unit_price = table.unit_price(tier, channel, operator)
     amount = unit_price * units
     if balance < amount:
-        raise ServiceError(
-            "insufficient_balance",
-            _("Your balance of %(balance)s cannot cover %(price)s.")
-            % {"balance": format_rupiah(balance), "price": format_rupiah(amount)},
-            details={"balance": balance, "price": amount},
-        )
+        raise balance_short(balance, amount)
     charge_row = _charge_row(send, Charge.Mode.PREPAID, tier, unit_price, table.price_list_id)
     draw_lots(
         lots,
