@@ -112,9 +112,16 @@ def table_in_force(on: date) -> PriceTable:
 
 
 def table_for(price_list_id: int) -> PriceTable:
+    """A price list by id (the list a charge was priced from). Kept like
+    ``table_in_force`` keeps it once the list is in force (R-PL-1: it never
+    changes again); a list still to come is read again each time, since staff
+    may correct it until its day."""
     table = _tables.get(price_list_id)
     if table is None:
         table = _load(PriceList.objects.get(pk=price_list_id))
+        if table.effective_from <= jakarta_date(timezone.now()):
+            with _lock:
+                _tables.setdefault(price_list_id, table)
     return table
 
 

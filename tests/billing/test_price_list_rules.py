@@ -11,7 +11,7 @@ import time_machine
 from accounts.models import Customer
 from billing import services
 from billing.models import Price, PriceList
-from billing.pricing import parse_price_list_csv, table_in_force
+from billing.pricing import parse_price_list_csv, table_for, table_in_force
 from otpportal.errors import ServiceError
 from tests.factories import CustomerFactory
 
@@ -160,3 +160,24 @@ def test_a_new_list_takes_effect_on_its_date_and_never_reprices_the_past() -> No
 def test_a_list_in_force_cannot_be_deleted() -> None:
     with pytest.raises(ServiceError, match="read-only"):
         services.price_list_delete(price_list=PriceList.objects.get())
+
+
+def test_a_list_by_id_is_read_once_in_force_and_again_while_still_to_come(django_assert_num_queries) -> None:
+    """R-PL-1: a list in force never changes, so ``table_for`` (the CSV of an
+    invoice, its unit prices) keeps it; a list still to come may be corrected
+    by staff until its day, so it is read again each time."""
+    shipped = PriceList.objects.get()
+    assert table_for(shipped.pk).unit_price(3, "sms", "telkomsel") == 610
+    with django_assert_num_queries(0):
+        assert table_for(shipped.pk).unit_price(3, "sms", "telkomsel") == 610
+    dearer = CSV.replace("2023-11-01", "2026-06-01").replace(",sms,telkomsel,610", ",sms,telkomsel,700")
+    with time_machine.travel("2026-05-10 12:00 +0700"):
+        services.price_list_import(data=dearer)
+        coming = PriceList.objects.get(effective_from=date(2026, 6, 1))
+        assert table_for(coming.pk).unit_price(3, "sms", "telkomsel") == 700
+        Price.objects.filter(price_list=coming, tier=3, channel="sms", operator="telkomsel").update(unit_price=720)
+        assert table_for(coming.pk).unit_price(3, "sms", "telkomsel") == 720
+    with time_machine.travel("2026-06-01 00:00:00 +0700"):
+        assert table_for(coming.pk).unit_price(3, "sms", "telkomsel") == 720
+        with django_assert_num_queries(0):
+            assert table_for(coming.pk).unit_price(3, "sms", "telkomsel") == 720
