@@ -152,6 +152,9 @@ else:
     # Persistent connections in production; none in tests (live-server threads would hold them).
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its health check asking the socket before it sends SELECT 1.
+        DATABASES["default"]["ENGINE"] = "otpportal.pgbackend"
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
