@@ -21,6 +21,7 @@ gone). The outbox sweep applies whatever is left whose id now exists
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -87,18 +88,63 @@ def delivery_record(report: DeliveryReport) -> str:
     return "pending"
 
 
-def receipt_record(report: DeliveryReport) -> str:
-    """``on_report`` for a provider's own receipt thread (an SMPP bind): ``delivery_record``,
-    then drop database connections that broke or aged, since a long-lived thread has no
-    request cycle to do it. Exceptions go to the provider, which logs them; an unreachable
-    database is ``ReportDeferred``, so the provider asks the SMSC to send the receipt again
-    rather than acknowledge one that was not recorded (issue 14, drill 3)."""
-    try:
-        return delivery_record(report)
-    except (OperationalError, InterfaceError) as exc:
-        raise ReportDeferred(f"{type(exc).__name__}: {exc}"[:200]) from exc
-    finally:
-        close_old_connections()
+class ReceiptRecorder:
+    """``on_report`` for a provider's own receipt thread (an SMPP bind).
+
+    Called with one report: ``delivery_record``, then drop database connections that
+    broke or aged, since a long-lived thread has no request cycle to do it. Exceptions
+    go to the provider, which logs them; an unreachable database is ``ReportDeferred``,
+    so the provider asks the SMSC to send the receipt again rather than acknowledge one
+    that was not recorded (issue 14, drill 3).
+
+    ``many`` (issue 11): the receipts that were waiting together, in one transaction,
+    so the bind waits for one commit instead of one per receipt. Each is applied as
+    ``delivery_record`` applies it (the same locks, forward-only, never twice); one whose
+    provider id is not known yet takes ``delivery_record``'s own way afterwards (kept
+    pending, looked for again), each in its own transaction as that protocol needs. If
+    the transaction fails (a deadlock with another bind, a bad receipt), nothing of it
+    is kept and the receipts are recorded one by one, so one receipt's error is its own.
+    Returns, per report, its outcome or the exception that kept it from being recorded.
+    """
+
+    def __call__(self, report: DeliveryReport) -> str:
+        try:
+            return self._record(report)
+        finally:
+            close_old_connections()
+
+    def many(self, reports: Sequence[DeliveryReport]) -> list[str | BaseException]:
+        try:
+            try:
+                with transaction.atomic():
+                    found = [_record_for_reference(report) for report in reports]
+            except Exception as exc:  # noqa: BLE001 - rolled back whole: each one again on its own
+                logger.warning("%d receipts could not be recorded together; one by one", len(reports), exc_info=True)
+                if isinstance(exc, (OperationalError, InterfaceError)):
+                    close_old_connections()  # a broken connection is replaced before the retries
+                return [self._outcome(report) for report in reports]
+            return [
+                self._outcome(report) if result is None else result
+                for report, result in zip(reports, found, strict=True)
+            ]
+        finally:
+            close_old_connections()
+
+    @staticmethod
+    def _record(report: DeliveryReport) -> str:
+        try:
+            return delivery_record(report)
+        except (OperationalError, InterfaceError) as exc:
+            raise ReportDeferred(f"{type(exc).__name__}: {exc}"[:200]) from exc
+
+    def _outcome(self, report: DeliveryReport) -> str | BaseException:
+        try:
+            return self._record(report)
+        except Exception as exc:  # noqa: BLE001 - handed to the provider, which logs it and answers
+            return exc
+
+
+receipt_record = ReceiptRecorder()
 
 
 def _record_for_reference(report: DeliveryReport) -> str | None:

@@ -2,12 +2,14 @@
 
 * the TCP connection and bind are made lazily by the first ``send`` (or by
   ``connect``/``run_forever``), under a lock, and shared by every thread;
-* the connection's reader thread hands ``deliver_sm`` to a report thread, which
-  parses the receipt, calls ``on_report`` and then answers ``deliver_sm_resp``
-  (always, even when the PDU is malformed or ``on_report`` fails: a receipt is
-  never retried forever). ``on_report`` is injected by whoever builds the
-  provider (the registry passes the dispatch service's ``receipt_record``, the
-  ``smpp_bind`` command the same): this package never imports the services;
+* the connection's reader thread hands ``deliver_sm`` to a receipt thread
+  (``receipts.ReceiptThread``), which parses the receipt, calls ``on_report``
+  (several waiting receipts at once through ``on_report.many`` when it has it)
+  and then answers ``deliver_sm_resp`` (always, even when the PDU is malformed
+  or ``on_report`` fails: a receipt is never retried forever). ``on_report`` is
+  injected by whoever builds the provider (the registry passes the dispatch
+  service's ``receipt_record``, the ``smpp_bind`` command the same): this
+  package never imports the services;
 * a dropped connection is noticed by the reader; the next ``send`` binds
   again at once; failed connects/binds back off exponentially with jitter,
   and a ``send`` during the back-off returns RETRY at once (never hangs),
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import random
 import re
 import secrets
@@ -41,16 +42,14 @@ import threading
 import time
 from zoneinfo import ZoneInfo
 
-from smpplib import consts, smpp
+from smpplib import consts
 
 from messaging.limits import LocalTokenBucket, TokenBucket, acquire
 from messaging.providers.base import (
-    DeliveryReport,
     OutboundMessage,
     Outcome,
     ProviderResult,
     ReportCallback,
-    ReportDeferred,
 )
 from messaging.providers.smpp.account import SmppAccount, accounts_from_settings, provider_options_from_settings
 from messaging.providers.smpp.codec import (
@@ -58,13 +57,10 @@ from messaging.providers.smpp.codec import (
     MessageTooLong,
     describe,
     encode_parts,
-    mask_receipt,
     outcome_for_status,
-    report_from_deliver_sm,
     status_code,
 )
 from messaging.providers.smpp.connection import (
-    NOSEQ,
     BindRefused,
     Connection,
     ConnectionLost,
@@ -72,6 +68,7 @@ from messaging.providers.smpp.connection import (
     NotBound,
     SmppError,
 )
+from messaging.providers.smpp.receipts import ReceiptThread
 
 logger = logging.getLogger("messaging.providers.smpp")
 
@@ -128,9 +125,7 @@ class SmppProvider:
         self._last_error_code = "not_connected"
         self._closed = False
         self._ref = secrets.randbelow(256)
-        self._reports: queue.Queue[tuple[Connection, int, bytes] | None] = queue.Queue()
-        self._report_thread: threading.Thread | None = None
-        self._tz = ZoneInfo(account.receipt_tz)
+        self._receipts = ReceiptThread(account.name, ZoneInfo(account.receipt_tz), on_report)
 
     def __repr__(self) -> str:
         return f"<SmppProvider {self.account.name} {self.mode} {'bound' if self.connected else 'not bound'}>"
@@ -164,11 +159,11 @@ class SmppProvider:
                     error_code=self._last_error_code,
                     retry_after=wait,
                 )
-            self._start_report_thread()
+            self._receipts.start()
             conn = Connection(
                 self.account,
                 self.mode,
-                on_deliver=self._reports_put,
+                on_deliver=self._receipts.put,
                 connect_timeout=self.connect_timeout,
                 response_timeout=self.response_timeout,
                 enquire_link_interval=self.enquire_link_interval,
@@ -255,11 +250,7 @@ class SmppProvider:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close(unbind=True)
-        thread = self._report_thread
-        if thread is not None:
-            self._reports.put(None)
-            if thread is not threading.current_thread():
-                thread.join(self.response_timeout)
+        self._receipts.stop(self.response_timeout)
 
     # -- sending
 
@@ -382,73 +373,6 @@ class SmppProvider:
             error_message=detail,
             retry_after=THROTTLE_RETRY_AFTER if status == consts.SMPP_ESME_RTHROTTLED else None,
         )
-
-    # -- receipts
-
-    def _reports_put(self, conn: Connection, sequence: int, raw: bytes) -> None:
-        self._reports.put((conn, sequence, raw))
-
-    def _start_report_thread(self) -> None:
-        if self._report_thread is None:
-            self._report_thread = threading.Thread(
-                target=self._report_loop, name=f"smpp-{self.account.name}-reports", daemon=True
-            )
-            self._report_thread.start()
-
-    def _report_loop(self) -> None:
-        while True:
-            item = self._reports.get()
-            if item is None:
-                return
-            conn, sequence, raw = item
-            status = consts.SMPP_ESME_ROK
-            try:
-                self._handle_deliver(raw)
-            except ReportDeferred as exc:
-                # Not recorded, for now (the database is down): ask the SMSC to send it again.
-                logger.warning("SMPP %s: receipt deferred (%s); the SMSC will send it again", self.account.name, exc)
-                status = consts.SMPP_ESME_RX_T_APPN
-            except Exception:
-                logger.exception("SMPP %s: deliver_sm handling failed", self.account.name)
-            finally:
-                # Answered after on_report returned, so a crash before it makes the SMSC send
-                # the receipt again rather than lose it; answered even when on_report failed or
-                # the PDU was malformed, so the SMSC does not send the same one forever. The one
-                # error answer is a deferred report: ESME_RX_T_APPN, "try again later".
-                conn.respond("deliver_sm_resp", sequence, status)
-
-    def _handle_deliver(self, raw: bytes) -> None:
-        try:
-            pdu = smpp.parse_pdu(raw, client=NOSEQ, allow_unknown_opt_params=True)
-        except Exception as exc:
-            logger.warning(
-                "SMPP %s: malformed deliver_sm (%s), header %s, body %r",
-                self.account.name,
-                exc,
-                raw[:16].hex(),
-                mask_receipt(raw[16:]),  # Review 8.12: never the text field, which can hold the code
-            )
-            return
-        report = report_from_deliver_sm(pdu, tz=self._tz)
-        if report is None:
-            return
-        report = DeliveryReport(
-            provider=report.provider,
-            provider_message_id=report.provider_message_id,
-            state=report.state,
-            occurred_at=report.occurred_at,
-            error_code=report.error_code,
-            raw={**report.raw, "account": self.account.name},
-        )
-        if self.on_report is None:
-            logger.warning(
-                "SMPP %s: receipt for %s (%s) on a bind without on_report: dropped",
-                self.account.name,
-                report.provider_message_id,
-                report.state,
-            )
-            return
-        self.on_report(report)
 
 
 # ----------------------------------------------------------------------------- process-wide use
