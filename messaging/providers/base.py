@@ -77,6 +77,9 @@ class DeliveryReport:
     raw: dict[str, object] = field(default_factory=dict)
 
 
+# A provider calls it with each report. It may also offer ``many(reports)``, answering per
+# report its outcome or the exception that kept it from being recorded: an SMPP bind then
+# records the receipts waiting in its queue together (``smpp.receipts``, issue 11).
 ReportCallback = Callable[[DeliveryReport], None]
 
 

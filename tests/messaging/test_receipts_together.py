@@ -217,3 +217,29 @@ def test_a_recorder_without_many_gets_the_waiting_receipts_one_by_one(smsc: Smsc
 def test_the_recorder_offers_many_to_the_bind() -> None:
     assert isinstance(receipt_record, ReceiptRecorder)
     assert callable(receipt_record.many)
+
+
+def test_a_recorder_whose_many_defers_the_whole_batch_has_every_receipt_sent_again(smsc: SmscServer) -> None:
+    recorder = Recorder()
+    recorder.smsc = smsc
+
+    def defer_all(reports: Sequence[DeliveryReport]) -> list[str | BaseException]:
+        recorder.batches.append([r.provider_message_id for r in reports])
+        raise ReportDeferred("database out of reach")
+
+    recorder.many = defer_all  # type: ignore[method-assign]
+    account = SmppAccount.from_url(f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main&tps=0")
+    provider = SmppProvider(account, on_report=recorder, mode="transceiver")
+    try:
+        assert provider.connect()
+        held = smsc.send_receipt("z0")
+        assert wait_for(lambda: recorder.singles == ["z0"], timeout=WAIT, interval=0.01)
+        later = [smsc.send_receipt(f"z{i}") for i in range(1, 4)]
+        assert wait_for(lambda: provider._receipts._queue.qsize() == 3, timeout=WAIT, interval=0.01)
+        recorder.release.set()
+        assert smsc.wait_for_ack(held, WAIT).status == consts.SMPP_ESME_ROK
+        statuses = [smsc.wait_for_ack(sequence, WAIT).status for sequence in later]
+    finally:
+        provider.close()
+    assert recorder.batches == [["z1", "z2", "z3"]]
+    assert statuses == [consts.SMPP_ESME_RX_T_APPN] * 3

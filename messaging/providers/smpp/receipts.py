@@ -123,7 +123,10 @@ class ReceiptThread:
             return
         many: ManyCallback | None = getattr(self.on_report, "many", None)
         if many is not None and len(items) > 1:
-            outcomes: list[str | BaseException] = many([item.report for item in items])  # type: ignore[misc]
+            try:
+                outcomes: list[str | BaseException] = many([item.report for item in items])  # type: ignore[misc]
+            except Exception as exc:  # the whole batch: deferred (ReportDeferred) or failed alike
+                outcomes = [exc] * len(items)
         else:
             outcomes = [self._one(item.report) for item in items]  # type: ignore[arg-type]
         for item, outcome in zip(items, outcomes, strict=True):
