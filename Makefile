@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 gettext fonts-dejavu-core chromium
 # php-cli: the webhook-signature test verifies as a PHP integrator would; postgresql-client:
-# pg_dump for the secrets-at-rest test (issue 14).
-APT_PACKAGES += php-cli postgresql-client
+# pg_dump for the secrets-at-rest test (issue 14); wrk: the benchmarks, and the test that runs
+# one quick case of them (issue 11).
+APT_PACKAGES += php-cli postgresql-client wrk
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export DJANGO_SETTINGS_MODULE := otpportal.settings
@@ -52,11 +53,6 @@ run: install messages
 # Debian. `make bench CASE=send` runs one case (and its ceiling), `QUICK=1`
 # small data; BENCH_ARGS passes more options (`bench/run.py --help`).
 bench: install
-	@command -v wrk >/dev/null || { \
-	  echo "Installing Debian package: wrk"; \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; \
-	}
 	$(PY) bench/run.py $(if $(CASE),--case $(CASE)) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # Fault drills (drills/README.md): each starts its own PostgreSQL (Debian's server

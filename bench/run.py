@@ -960,10 +960,11 @@ class Bench:
         return result if isinstance(result, Result) else None
 
     def save(self, result: Result) -> None:
-        RESULTS.mkdir(exist_ok=True)
+        folder = Path(self.o.results_dir)
+        folder.mkdir(parents=True, exist_ok=True)
         data = result.as_dict()
         data["run"] = self.run_info()
-        (RESULTS / f"{result.case}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+        (folder / f"{result.case}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
         say(
             f"{result.case}: {fmt_value(result)}" + (f" — ratio {result.ratio:.2f}" if result.ratio is not None else "")
         )
@@ -1225,6 +1226,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--readme", choices=["auto", "yes", "no"], default="auto", help="update bench/README.md")
     parser.add_argument("--code", default="", help="what is measured, when the folder is not a git checkout")
+    parser.add_argument(
+        "--results-dir", default=str(RESULTS), help="where <case>.json go (default bench/results)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and the run's folder (debugging)")
     return parser.parse_args(argv)
 
@@ -1260,7 +1264,7 @@ def main(argv: list[str] | None = None) -> int:
     if bench.results:
         print()
         print(table(bench.results))
-        print(f"\n{len(cases)} case(s) in {elapsed / 60:.1f} min; results in {RESULTS.relative_to(ROOT)}/")
+        print(f"\n{len(cases)} case(s) in {elapsed / 60:.1f} min; results in {options.results_dir}/")
         complete = set(bench.results) >= set(ORDER) and not options.quick
         if code == 0 and (options.readme == "yes" or (options.readme == "auto" and complete)):
             update_readme(bench, elapsed)
