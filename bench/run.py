@@ -1226,9 +1226,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--readme", choices=["auto", "yes", "no"], default="auto", help="update bench/README.md")
     parser.add_argument("--code", default="", help="what is measured, when the folder is not a git checkout")
-    parser.add_argument(
-        "--results-dir", default=str(RESULTS), help="where <case>.json go (default bench/results)"
-    )
+    parser.add_argument("--results-dir", default=str(RESULTS), help="where <case>.json go (default bench/results)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the run's folder (debugging)")
     return parser.parse_args(argv)
 
