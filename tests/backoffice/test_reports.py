@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -165,14 +165,6 @@ def _row(page: str, account: str) -> dict[str, str]:
     )
     assert match, account
     return {"sent": match.group(1), "errors": match.group(2), "waiting": match.group(3), "html": match.group(4)}
-
-
-@pytest.fixture
-def smsc() -> Iterator[SmscServer]:
-    server = SmscServer(credentials={"otp": "secret"}, receipt_delay=0.05)
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_smpp_bind_beats_with_each_binds_state(smsc: SmscServer, settings: Any, db: None) -> None:

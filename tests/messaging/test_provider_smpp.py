@@ -66,14 +66,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float = WAIT) -> Any:
     return wait_for(predicate, timeout=timeout, interval=0.01)
 
 
-@pytest.fixture
-def smsc() -> Iterator[SmscServer]:
-    server = SmscServer(credentials={"otp": "secret"}, receipt_delay=0.05)
-    server.start()
-    yield server
-    server.stop()
-
-
 def account_for(
     smsc: SmscServer,
     *,

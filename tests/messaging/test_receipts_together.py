@@ -5,6 +5,7 @@ each answered after the commit, one receipt's failure its own."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -150,22 +151,23 @@ class Recorder:
         return [self.answers.get(r.provider_message_id, "applied") for r in reports]
 
 
-@pytest.fixture
-def smsc() -> Iterator[SmscServer]:
-    server = SmscServer(credentials={"otp": "secret"}, receipt_delay=0.05)
-    server.start()
-    yield server
-    server.stop()
+@contextlib.contextmanager
+def _bound(smsc: SmscServer, on_report: object) -> Iterator[SmppProvider]:
+    """A transceiver bind to the local SMSC whose receipts go to ``on_report``."""
+    account = SmppAccount.from_url(f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main&tps=0")
+    provider = SmppProvider(account, on_report=on_report, mode="transceiver")  # type: ignore[arg-type]
+    try:
+        assert provider.connect()
+        yield provider
+    finally:
+        provider.close()
 
 
 def test_waiting_receipts_are_recorded_together_and_answered_after(smsc: SmscServer) -> None:
     recorder = Recorder()
     recorder.smsc = smsc
     recorder.answers = {"x3": ReportDeferred("database out of reach"), "x4": RuntimeError("a bug")}
-    account = SmppAccount.from_url(f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main&tps=0")
-    provider = SmppProvider(account, on_report=recorder, mode="transceiver")
-    try:
-        assert provider.connect()
+    with _bound(smsc, recorder) as provider:
         held = smsc.send_receipt("x0")
         assert wait_for(lambda: recorder.singles == ["x0"], timeout=WAIT, interval=0.01)
         sequences = {f"x{i}": smsc.send_receipt(f"x{i}") for i in range(1, 6)}
@@ -177,8 +179,6 @@ def test_waiting_receipts_are_recorded_together_and_answered_after(smsc: SmscSer
         assert smsc.wait_for_ack(held, WAIT).status == consts.SMPP_ESME_ROK
         acks = {name: smsc.wait_for_ack(sequence, WAIT) for name, sequence in sequences.items()}
         assert smsc.wait_for_ack(malformed, WAIT).status == consts.SMPP_ESME_ROK  # answered, never recorded
-    finally:
-        provider.close()
     assert recorder.batches == [["x1", "x2", "x3", "x4", "x5"]]  # one call for the five
     assert recorder.singles == ["x0"]
     assert recorder.acked_at_many <= {"x0"}  # none of the batch was answered before it was recorded
@@ -199,18 +199,13 @@ def test_a_recorder_without_many_gets_the_waiting_receipts_one_by_one(smsc: Smsc
         seen.append(report.provider_message_id)
         assert release.wait(WAIT)
 
-    account = SmppAccount.from_url(f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main&tps=0")
-    provider = SmppProvider(account, on_report=one, mode="transceiver")
-    try:
-        assert provider.connect()
+    with _bound(smsc, one) as provider:
         smsc.send_receipt("y0")
         assert wait_for(lambda: seen == ["y0"], timeout=WAIT, interval=0.01)
         later = [smsc.send_receipt(f"y{i}") for i in range(1, 4)]
         assert wait_for(lambda: provider._receipts._queue.qsize() == 3, timeout=WAIT, interval=0.01)
         release.set()
         assert all(smsc.wait_for_ack(sequence, WAIT).status == consts.SMPP_ESME_ROK for sequence in later)
-    finally:
-        provider.close()
     assert seen == ["y0", "y1", "y2", "y3"]
 
 
@@ -228,10 +223,7 @@ def test_a_recorder_whose_many_defers_the_whole_batch_has_every_receipt_sent_aga
         raise ReportDeferred("database out of reach")
 
     recorder.many = defer_all  # type: ignore[method-assign]
-    account = SmppAccount.from_url(f"smpp://otp:secret@127.0.0.1:{smsc.port}/?name=main&tps=0")
-    provider = SmppProvider(account, on_report=recorder, mode="transceiver")
-    try:
-        assert provider.connect()
+    with _bound(smsc, recorder) as provider:
         held = smsc.send_receipt("z0")
         assert wait_for(lambda: recorder.singles == ["z0"], timeout=WAIT, interval=0.01)
         later = [smsc.send_receipt(f"z{i}") for i in range(1, 4)]
@@ -239,7 +231,5 @@ def test_a_recorder_whose_many_defers_the_whole_batch_has_every_receipt_sent_aga
         recorder.release.set()
         assert smsc.wait_for_ack(held, WAIT).status == consts.SMPP_ESME_ROK
         statuses = [smsc.wait_for_ack(sequence, WAIT).status for sequence in later]
-    finally:
-        provider.close()
     assert recorder.batches == [["z1", "z2", "z3"]]
     assert statuses == [consts.SMPP_ESME_RX_T_APPN] * 3

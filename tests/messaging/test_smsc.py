@@ -24,14 +24,6 @@ RECEIPT = re.compile(
 )
 
 
-@pytest.fixture
-def smsc() -> Iterator[SmscServer]:
-    server = SmscServer(credentials={"otp": "secret"}, receipt_delay=0.05)
-    server.start()
-    yield server
-    server.stop()
-
-
 class Esme:
     """smpplib's blocking client, closed at the end of the test."""
 
