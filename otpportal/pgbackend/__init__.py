@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, its health check asking the socket first (``base``)."""

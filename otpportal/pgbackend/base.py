@@ -16,8 +16,9 @@ kernel, without waiting, whether anything is pending on the socket: nothing
 pending and psycopg not marking it broken or closed, the connection is
 healthy; anything pending (a hang-up, an error, or a harmless message such as
 a parameter change after a configuration reload, or a TLS session ticket),
-Django's own ``SELECT 1`` decides, and reads it. A connection cut with no packet at all (a network partition) is not
-seen by either check until a query fails, as before.
+Django's own ``SELECT 1`` decides, and reads it. A connection cut with no
+packet at all (a network partition) is not seen by either check until a query
+fails, as before.
 """
 
 from __future__ import annotations
