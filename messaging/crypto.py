@@ -1,5 +1,6 @@
 """Codes are kept only as keyed HMACs; outbox bodies are sealed (encrypted)
-until their message reaches a final state."""
+until their message reaches a final state; secrets the platform must use again
+(a webhook endpoint's signing secret) are kept sealed too."""
 
 from __future__ import annotations
 
@@ -52,3 +53,25 @@ def unseal(token: str) -> tuple[str, str]:
     except (InvalidToken, ValueError) as exc:
         raise ValueError("sealed body cannot be opened") from exc
     return data["t"], data.get("c", "")
+
+
+@lru_cache(maxsize=4)
+def _secrets_fernet(secret: str) -> Fernet:
+    key = base64.urlsafe_b64encode(hashlib.sha256(f"stored-secret:{secret}".encode()).digest())
+    return Fernet(key)
+
+
+def seal_secret(plain: str) -> str:
+    """A secret we must use again (to sign), encrypted for the database: a dump or a
+    replica does not give it away. Keyed by OTP_HMAC_KEY (its own derivation, not the
+    outbox's); changing that key makes the sealed secrets unreadable, as it does the
+    outbox's sealed bodies."""
+    return _secrets_fernet(settings.OTP_HMAC_KEY).encrypt(plain.encode()).decode()
+
+
+def open_secret(sealed: str) -> str:
+    """The secret ``seal_secret`` sealed; raises ValueError when the token is not ours."""
+    try:
+        return _secrets_fernet(settings.OTP_HMAC_KEY).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError) as exc:
+        raise ValueError("sealed secret cannot be opened") from exc

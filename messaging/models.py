@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Customer
 from billing.models import Channel  # R-CH-1, one definition for the whole project
+from messaging.crypto import open_secret, seal_secret
 from otpportal.ids import new_id
 
 __all__ = ["Channel"]
@@ -336,7 +337,8 @@ class WebhookEndpoint(models.Model):
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
     url = models.URLField(_("URL"), max_length=500)
-    secret = models.CharField(_("secret"), max_length=80)
+    # The signing secret, sealed (messaging.crypto.seal_secret): read and set it as ``secret``.
+    secret_sealed = models.CharField(_("sealed secret"), max_length=255)
     events = models.JSONField(_("events"), default=list)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -349,6 +351,16 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def secret(self) -> str:
+        """The signing secret in clear (shown to the customer once, used to sign deliveries);
+        the database keeps it sealed."""
+        return open_secret(self.secret_sealed)
+
+    @secret.setter
+    def secret(self, plain: str) -> None:
+        self.secret_sealed = seal_secret(plain)
 
 
 class WebhookEvent(models.Model):

@@ -19,6 +19,8 @@ What "in clear" covers, and the one exemption:
   for a staging site, so live codes never reach that table in production.
 - API keys: only their SHA-256 and a short visible prefix are stored; neither a whole key
   nor its secret part (after the prefix) may appear, a revoked key tried again included.
+- A webhook endpoint's signing secret: kept sealed (it signs every delivery, so it must be
+  recoverable, unlike a key); it appears in no table and no log.
 
 Codes are 10 digits long and matched as whole tokens, so a match cannot be a coincidence
 of a timestamp, a price or a hex digest.
@@ -147,7 +149,7 @@ def test_issue_14_no_code_and_no_api_key_in_clear_in_the_database_or_the_logs(
     the logs: no live code anywhere, test codes only in the sandbox inbox, no API key."""
     billing.lot_create(customer=cast.acme, amount=1_000_000, reference="SECRETS")
     with CallbackReceiver() as receiver:
-        services.endpoint_create(customer=cast.acme, url=receiver.url)
+        signing_secret = services.endpoint_create(customer=cast.acme, url=receiver.url).secret
         live, test = api_client(cast.acme_live_key), api_client(cast.acme_test_key)
         started: dict[str, list[str]] = {"live": [], "test": []}
         for n in range(6):
@@ -219,6 +221,10 @@ def test_issue_14_no_code_and_no_api_key_in_clear_in_the_database_or_the_logs(
         if _token(code).search(logs_but_the_sandbox) or code.encode().hex() in logs_but_the_sandbox:
             found.append(f"code {code} in the logs (outside the sandbox inbox's SQL)")
     found += [f"API key {secret[:12]}… in the logs" for secret in keys if secret in logs]
+    secret_part = signing_secret.removeprefix("whsec_")
+    found += [f"the webhook signing secret in table {t}" for t, rows in tables.items() if secret_part in rows]
+    if secret_part in logs:
+        found.append("the webhook signing secret in the logs")
     assert found == []
 
 
