@@ -42,6 +42,7 @@ from billing import notifications
 from billing.models import TIERS, BillingAccount, Charge, DepositLot, LedgerEntry
 from billing.pricing import PriceTable, jakarta_date, table_in_force
 from billing.services.charging import _validate, balance_empty, balance_short
+from otpportal.rowsql import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def charge_prepaid_with(
     params: list[object] = [customer.pk, now, units, prices, f"charge:{reference}:"]
     for instance, insert in zip([charge, entry, *(row.instance for row in rows)], inserts, strict=True):
         params.append(_row_json(instance, insert.fields))
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # bound on the server: prepared after a few sends (issue 11)
         cursor.execute(sql, params)
         ok, balance, tier, unit_price, amount, lots_drawn, entries, notified, threshold = cursor.fetchone()
     if not ok:

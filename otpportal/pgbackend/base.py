@@ -24,8 +24,9 @@ fails, as before.
 from __future__ import annotations
 
 import select
+from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 
 
 def socket_is_quiet(connection: object) -> bool:
@@ -41,7 +42,24 @@ def socket_is_quiet(connection: object) -> bool:
         return False
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        """A statement run bound on the server (``otpportal.rowsql.prepared_cursor``) is
+        logged and captured as Django logs those of its server-binding mode: composed with
+        its parameters (psycopg keeps no text of a prepared statement)."""
+        import psycopg
+
+        if isinstance(cursor, psycopg.Cursor) and not isinstance(cursor, psycopg.ClientCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def close_if_health_check_failed(self) -> None:
         if (
             self.connection is not None

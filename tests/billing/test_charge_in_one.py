@@ -241,3 +241,39 @@ def test_the_statement_stays_within_psycopgs_cache_of_parsed_queries() -> None:
     sql, inserts = _statement(((Verification, ()), (Message, (("price", "amount"),)), (MessageStatusChange, ())))
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert sql.count("%s") == 5 + len(inserts) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+@pytest.mark.django_db
+def test_the_statement_is_bound_on_the_server_and_prepared(django_assert_num_queries) -> None:
+    """PostgreSQL parses and plans the send's statement once per connection, not per send:
+    it is prepared the first time and run from its saved plan afterwards; Django still counts
+    it as one query."""
+    from django.db import connection
+
+    customer = CustomerFactory(mode=Customer.Mode.PREPAID)
+    services.lot_create(customer=customer, amount=100_000, reference="t1")
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%jsonb_populate_record%'")
+            return cursor.fetchone()[0]
+
+    assert prepared() == 0
+    with django_assert_num_queries(1):
+        in_one(customer)
+    assert prepared() == 1
+    for _ in range(3):
+        in_one(customer)
+    assert prepared() == 1  # the same statement, prepared once
+    assert Charge.objects.filter(customer=customer).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_prepared_cursor_raises_djangos_errors() -> None:
+    from django.db import DatabaseError
+
+    from otpportal.rowsql import prepared_cursor
+
+    with prepared_cursor() as cursor, pytest.raises(DatabaseError) as raised:
+        cursor.execute("SELECT no_such_column FROM billing_charge WHERE id = %s", [1])
+    assert type(raised.value).__module__ == "django.db.utils"  # wrapped: the outage check and 503s see it

@@ -92,3 +92,43 @@ def test_instances_refuses_a_sentinel_the_query_does_not_use() -> None:
     lookup = Instances(lambda customer_id: WebhookEndpoint.objects.filter(is_active=True), customer_id=-99)
     with pytest.raises(ValueError, match="customer_id"):
         lookup.get(customer_id=1)
+
+
+@pytest.mark.postgres
+def test_the_statements_are_prepared_once_per_connection(cast: Cast) -> None:
+    """On PostgreSQL these statements run prepared (``rowsql.prepared_cursor``): parsed and
+    planned once per connection, then run from the saved plan, still counted as queries."""
+    from accounts.selectors import api_key_for_secret
+
+    def prepared(like: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [like])
+            return cursor.fetchone()[0]
+
+    verification, other = _verification(cast), _verification(cast, to="+6281234567891")
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        update_row(Verification, verification.pk, {"checks": 1, "updated_at": now})
+        update_row(Verification, other.pk, {"checks": 1, "updated_at": now})
+        assert api_key_for_secret(cast.acme_live_key).customer_id == cast.acme.pk
+    # Still logged and counted as Django's own, with their values.
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "messaging_verification"')]
+    assert len(updates) == 2 and str(verification.pk) in updates[0] and str(other.pk) in updates[1]
+    assert any('"accounts_apikey"' in q["sql"] for q in queries)
+    assert prepared('UPDATE "messaging_verification" SET "checks" = $1%') == 1  # two calls, one statement
+    assert prepared('SELECT%"accounts_apikey"%') >= 1
+
+
+def test_a_prepared_cursor_binds_on_the_server_on_postgresql_and_is_djangos_own_elsewhere() -> None:
+    import psycopg
+
+    from otpportal.rowsql import prepared_cursor
+
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone()[0] == 1
+        raw = cursor.cursor
+    if connection.vendor == "postgresql":
+        assert isinstance(raw, psycopg.Cursor) and not isinstance(raw, psycopg.ClientCursor)
+    else:
+        assert type(raw).__module__ == "django.db.backends.sqlite3.base"
