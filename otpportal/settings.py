@@ -155,10 +155,11 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The same backend, its health check asking the socket before it sends SELECT 1.
         DATABASES["default"]["ENGINE"] = "otpportal.pgbackend"
-        # Issue 11: the send's one statement is prepared on its connection
-        # (otpportal.rowsql.prepared_cursor, asking psycopg explicitly; never automatically:
-        # Django's own queries bind on the client and are never prepared). Off for a pooler
-        # in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+        # Issue 11: the hot statements (the send's one statement, otpportal.rowsql's) are
+        # prepared on their connection (rowsql.prepared_cursor asks psycopg explicitly; never
+        # automatically: Django's own queries bind on the client and are never prepared). Off
+        # for a pooler in transaction mode that cannot keep prepared statements (PgBouncer
+        # before 1.21): they are then bound on the server, unprepared.
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
             2**31 - 1 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
         )

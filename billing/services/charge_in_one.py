@@ -234,7 +234,7 @@ def charge_prepaid_with(
     params: list[object] = [customer.pk, now, units, prices, f"charge:{reference}:"]
     for instance, insert in zip([charge, entry, *(row.instance for row in rows)], inserts, strict=True):
         params.append(_row_json(instance, insert.fields))
-    with prepared_cursor() as cursor:  # bound on the server: prepared after a few sends (issue 11)
+    with prepared_cursor() as cursor:  # prepared on its connection: not parsed and planned per send (issue 11)
         cursor.execute(sql, params)
         ok, balance, tier, unit_price, amount, lots_drawn, entries, notified, threshold = cursor.fetchone()
     if not ok:
