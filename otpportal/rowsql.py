@@ -25,6 +25,7 @@ PostgreSQL the writes fall back to ``bulk_create`` / ``bulk_update``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -367,17 +368,15 @@ def prepared_cursor(alias: str = "default") -> Any:
         return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
 
 
-_prepared_class: Any = None
-
-
+@functools.cache
 def _prepared_cursor_class() -> Any:
-    global _prepared_class
-    if _prepared_class is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    """psycopg's server-binding cursor (Django's flavour) asking for every statement to be
+    prepared; built on first use, so that a process on SQLite never loads the PostgreSQL
+    backend."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
-            def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **kwargs: Any) -> Any:
-                return super().execute(query, params, prepare=True if prepare is None else prepare, **kwargs)
+    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=True if prepare is None else prepare, **kwargs)
 
-        _prepared_class = PreparedCursor
-    return _prepared_class
+    return PreparedCursor

@@ -26,6 +26,7 @@ from __future__ import annotations
 import select
 from typing import Any
 
+import psycopg
 from django.db.backends.postgresql import base, operations
 
 
@@ -47,8 +48,6 @@ class DatabaseOperations(operations.DatabaseOperations):
         """A statement run bound on the server (``otpportal.rowsql.prepared_cursor``) is
         logged and captured as Django logs those of its server-binding mode: composed with
         its parameters (psycopg keeps no text of a prepared statement)."""
-        import psycopg
-
         if isinstance(cursor, psycopg.Cursor) and not isinstance(cursor, psycopg.ClientCursor):
             try:
                 return self.compose_sql(sql, params)

@@ -17,6 +17,16 @@ def _fresh_caches() -> Iterator[None]:
 
 
 @pytest.fixture
+def funded(cast):  # type: ignore[no-untyped-def]
+    """Acme with a deposit of Rp 100.000 (tier 1); modules that need another amount define
+    their own."""
+    from billing import services as billing
+
+    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
+    return cast
+
+
+@pytest.fixture
 def eager(settings, django_capture_on_commit_callbacks) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Celery tasks run inline when enqueued (after commit)."""
     from otpportal.celery import app

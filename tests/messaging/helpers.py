@@ -51,3 +51,14 @@ class Scripted:
             else ProviderResult(Outcome.ACCEPTED, provider_message_id=f"p{len(self.sent)}")
         )
         return result
+
+
+def queue_verification(cast: Any, **data: Any) -> Any:
+    """A live verification of Acme's, created through the API without dispatching (on_commit
+    callbacks are not run); its message, ``queued``."""
+    from messaging.models import Message
+    from tests.conftest import api_client
+
+    response = post(api_client(cast.acme_live_key), "/api/v1/verifications", {"to": "0812-3456-7890", **data})
+    assert response.status_code == 201, response.content
+    return Message.objects.get(pk=response.json()["message_id"])

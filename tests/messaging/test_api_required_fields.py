@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from billing import services as billing
 from messaging.models import Message, Verification
 from tests.conftest import Cast, api_client
 from tests.messaging.helpers import assert_error, post
@@ -16,12 +15,6 @@ from tests.messaging.helpers import assert_error, post
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 TEXT = "Kode OTP Anda 482913"
-
-
-@pytest.fixture
-def funded(cast: Cast) -> Cast:
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
-    return cast
 
 
 def test_review_8_20_quote_without_to_is_invalid_request(funded: Cast) -> None:

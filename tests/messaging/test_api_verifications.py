@@ -7,7 +7,6 @@ import time_machine
 from django.test import override_settings
 
 from billing import selectors as billing_selectors
-from billing import services as billing
 from billing.models import Charge
 from messaging.models import Message, SandboxMessage, Verification
 from tests.conftest import Cast, api_client
@@ -16,12 +15,6 @@ from tests.messaging.helpers import assert_error, post, sandbox_code
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 TO = "0812-3456-7890"
 E164 = "+6281234567890"
-
-
-@pytest.fixture
-def funded(cast: Cast) -> Cast:
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")  # tier 1
-    return cast
 
 
 def start(cast: Cast, capture, **data):  # type: ignore[no-untyped-def]

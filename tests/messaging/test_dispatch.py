@@ -12,7 +12,6 @@ import time_machine
 from django.utils import timezone
 
 from billing import selectors as billing_selectors
-from billing import services as billing
 from billing.models import Charge
 from messaging import services
 from messaging.models import Message, MessageStatusChange, PendingReport
@@ -20,22 +19,9 @@ from messaging.providers import registry
 from messaging.providers.base import DeliveryReport, DeliveryState, OutboundMessage, Outcome, ProviderResult
 from tests.conftest import Cast, api_client
 from tests.messaging.dispatch_helpers import worker_loop
-from tests.messaging.helpers import Scripted, post
+from tests.messaging.helpers import Scripted, post, queue_verification
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def funded(cast: Cast) -> Cast:
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
-    return cast
-
-
-def queue_verification(cast: Cast, **data) -> Message:  # type: ignore[no-untyped-def]
-    """Create without dispatching (on_commit callbacks are not run)."""
-    response = post(api_client(cast.acme_live_key), "/api/v1/verifications", {"to": "0812-3456-7890", **data})
-    assert response.status_code == 201, response.content
-    return Message.objects.get(pk=response.json()["message_id"])
 
 
 def history(message: Message) -> list[tuple[str, str]]:

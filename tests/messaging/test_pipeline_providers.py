@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 
 from billing import selectors as billing_selectors
-from billing import services as billing
 from billing.models import Charge
 from devservers.smsc import SmscServer
 from devservers.wa_cloud import DEV_APP_SECRET, DEV_TOKEN, WaCloudDevServer
@@ -26,12 +25,6 @@ pytestmark = [
     pytest.mark.usefixtures("shipped_price_list", "fresh_providers", "without_redis"),
 ]
 TO = "+6281234567890"
-
-
-@pytest.fixture
-def funded(cast: Cast) -> Cast:
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")  # tier 1
-    return cast
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 from django.db import OperationalError
 from smpplib import consts
 
-from billing import services as billing
 from devservers.smsc import SmscServer
 from messaging import services
 from messaging.models import Message, MessageStatusChange, PendingReport
@@ -22,16 +21,9 @@ from messaging.providers.smpp import SmppAccount, SmppProvider
 from messaging.services.delivery import ReceiptRecorder, receipt_record
 from tests.conftest import Cast
 from tests.helpers import wait_for
-from tests.messaging.helpers import Scripted
-from tests.messaging.test_dispatch import queue_verification
+from tests.messaging.helpers import Scripted, queue_verification
 
 WAIT = 5.0
-
-
-@pytest.fixture
-def funded(cast: Cast) -> Cast:
-    billing.lot_create(customer=cast.acme, amount=100_000, reference="bank-1")
-    return cast
 
 
 def _report(provider_id: str, state: DeliveryState = DeliveryState.DELIVERED) -> DeliveryReport:
